@@ -1,0 +1,1 @@
+"""devices: see shared/ARCHITECTURE.md; arrives with later issues."""

@@ -1,0 +1,1 @@
+"""flexibility: see shared/ARCHITECTURE.md; arrives with later issues."""

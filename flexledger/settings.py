@@ -1,0 +1,89 @@
+"""One settings object for the whole of flexledger.
+
+Values come from environment variables with the ``FLEXLEDGER_`` prefix (or a ``.env``
+file). Outside development, placeholder secrets are refused at start-up rather than
+discovered in production.
+"""
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flexledger.errors import SettingsError
+
+DEVELOPMENT_PASSWORD = "flexledger-development-only"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ChainKind(StrEnum):
+    EMBEDDED = "embedded"
+    RPC = "rpc"
+
+
+class Settings(BaseSettings):
+    """Every knob of flexledger; see README.md for the table of variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXLEDGER_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Field(default=Path("var"), description="Where embedded state is kept.")
+
+    chain: ChainKind = ChainKind.EMBEDDED
+    rpc_url: str | None = None
+    chain_id: int | None = Field(default=None, description="Expected chain id; checked.")
+    confirmations: int = Field(default=0, ge=0, le=64)
+    rpc_timeout_s: float = Field(default=10.0, gt=0)
+    poll_interval_s: float = Field(default=0.5, gt=0)
+
+    database_url: str | None = None
+    keystore_password: str = DEVELOPMENT_PASSWORD
+    manifest_path: Path | None = None
+
+    outbox_batch_size: int = Field(default=500, ge=1, le=2000)
+    outbox_max_attempts: int = Field(default=20, ge=1)
+    outbox_backoff_base_s: float = Field(default=0.5, gt=0)
+    outbox_backoff_max_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.environment is Environment.PRODUCTION:
+            if self.keystore_password == DEVELOPMENT_PASSWORD:
+                raise SettingsError(
+                    "FLEXLEDGER_KEYSTORE_PASSWORD must be set to a real secret in production"
+                )
+            if self.chain is ChainKind.EMBEDDED:
+                raise SettingsError(
+                    "FLEXLEDGER_CHAIN=embedded is for development; set FLEXLEDGER_CHAIN=rpc "
+                    "and FLEXLEDGER_RPC_URL in production"
+                )
+        if self.chain is ChainKind.RPC and not self.rpc_url:
+            raise SettingsError("FLEXLEDGER_RPC_URL is required when FLEXLEDGER_CHAIN=rpc")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'flexledger.db'}"
+
+    @property
+    def resolved_manifest_path(self) -> Path:
+        return self.manifest_path or self.data_dir / "deployment.json"
+
+    @property
+    def keystore_dir(self) -> Path:
+        return self.data_dir / "keystore"
+
+    @property
+    def embedded_chain_path(self) -> Path:
+        return self.data_dir / "chain.sqlite"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

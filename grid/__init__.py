@@ -1,0 +1,1 @@
+"""grid: see shared/ARCHITECTURE.md; arrives with later issues."""

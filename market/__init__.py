@@ -1,0 +1,1 @@
+"""market: see shared/ARCHITECTURE.md; arrives with later issues."""
