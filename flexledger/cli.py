@@ -1,0 +1,139 @@
+"""The ``flexledger`` command line: verb groups and noun commands.
+
+Failures exit non-zero with a message a user can act on; the audit exits 0 when clean,
+1 on mismatches and 2 when it cannot run.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flexledger.errors import FlexledgerError
+from flexledger.settings import get_settings
+
+app = typer.Typer(help="flexledger: a blockchain-backed local flexibility marketplace.")
+chain_app = typer.Typer(help="Deploy and inspect the contracts on a chain.")
+oracle_app = typer.Typer(help="Run the oracle: outbox dispatcher and event indexer.")
+identity_app = typer.Typer(help="Participants' keystores and DIDs.")
+app.add_typer(chain_app, name="chain")
+app.add_typer(oracle_app, name="oracle")
+app.add_typer(identity_app, name="identity")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(error: Exception, code: int = 1) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {error}")
+    return typer.Exit(code)
+
+
+@chain_app.command("deploy")
+def chain_deploy(
+    force: Annotated[bool, typer.Option(help="Deploy again even if a manifest exists.")] = False,
+) -> None:
+    """Deploy the five contracts and write the deployment manifest."""
+    from flexledger import wiring
+
+    settings = get_settings()
+    try:
+        manifest = wiring.deploy(settings, force=force)
+    except FlexledgerError as error:
+        raise _fail(error) from None
+    table = Table("contract", "address", "block")
+    for name, deployed in manifest.contracts.items():
+        table.add_row(name, deployed.address, str(deployed.deploy_block))
+    console.print(table)
+    console.print(f"manifest written to {settings.resolved_manifest_path}")
+
+
+@chain_app.command("info")
+def chain_info() -> None:
+    """Show the chain the settings point at and the deployment on it."""
+    from flexledger import wiring
+
+    try:
+        info = wiring.chain_info(get_settings())
+    except FlexledgerError as error:
+        raise _fail(error) from None
+    console.print_json(json.dumps(info))
+
+
+@identity_app.command("new")
+def identity_new(name: Annotated[str, typer.Argument(help="Participant name, e.g. dso-north.")]) -> None:
+    """Create an encrypted keystore for a participant and print its DID."""
+    from flexledger import wiring
+
+    try:
+        did = wiring.new_identity(get_settings(), name)
+    except FlexledgerError as error:
+        raise _fail(error) from None
+    console.print(did)
+
+
+@oracle_app.command("run")
+def oracle_run(
+    once: Annotated[bool, typer.Option(help="Drain the outbox once, then exit.")] = False,
+) -> None:
+    """Dispatch outbox messages and index events until interrupted."""
+    from flexledger import wiring
+
+    try:
+        wiring.run_oracle(get_settings(), once=once, console=console)
+    except FlexledgerError as error:
+        raise _fail(error) from None
+
+
+@oracle_app.command("status")
+def oracle_status() -> None:
+    """Count outbox messages by status."""
+    from flexledger import wiring
+
+    try:
+        counts = wiring.outbox_status(get_settings())
+    except FlexledgerError as error:
+        raise _fail(error) from None
+    console.print_json(json.dumps(counts))
+
+
+@app.command("audit")
+def audit(
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of any node of the chain.")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="Deployment manifest (JSON).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON report here too.")] = None,
+) -> None:
+    """Recompute every settlement from chain logs alone and report mismatches."""
+    from flexledger import wiring
+
+    try:
+        report = wiring.run_audit(get_settings(), rpc_url=rpc, manifest_path=manifest)
+    except FlexledgerError as error:
+        raise _fail(error, code=2) from None
+    text = json.dumps(report.to_dict(), indent=2, sort_keys=True)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.write(text + "\n")
+    raise typer.Exit(0 if report.clean else 1)
+
+
+@app.command("scenario")
+def scenario(
+    fresh: Annotated[bool, typer.Option(help="Start from an empty embedded chain.")] = False,
+) -> None:
+    """Run the end-to-end chain scenario: deploy, register, trade, settle, audit."""
+    from flexledger import scenario as scenario_module
+
+    try:
+        result = scenario_module.run(get_settings(), fresh=fresh, console=console)
+    except FlexledgerError as error:
+        raise _fail(error) from None
+    raise typer.Exit(0 if result.audit_clean else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,37 @@
+"""Database engine for the oracle's own tables (outbox, indexer).
+
+SQLite is the embedded default; PostgreSQL is used by URL in production. The engine is
+built by a factory, never at import time, so tests choose their database.
+"""
+
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, create_engine
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine and the oracle's tables if they are missing."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    import oracle.indexer.models
+
+    import oracle.outbox.models  # noqa: F401
+
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    # WAL keeps readers (the API) unblocked while the dispatcher writes; FULL sync makes a
+    # persisted outbox row survive a power cut, which is the point of the outbox.
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,52 @@
+"""Merkle trees over order hashes, as FlexMarket.commitOrderBatch builds them.
+
+Pairs are hashed sorted (``keccak(min(a, b) ++ max(a, b))``, as OpenZeppelin's
+MerkleProof expects) and an odd node at the end of a level is promoted unchanged, so a
+proof is verified with ``MerkleProof.verify`` on chain.
+"""
+
+from collections.abc import Sequence
+
+from eth_utils import keccak
+
+
+def hash_pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def _next_level(level: Sequence[bytes]) -> list[bytes]:
+    paired = [hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+    if len(level) % 2:
+        paired.append(level[-1])
+    return paired
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    if not leaves:
+        raise ValueError("a Merkle tree needs at least one leaf")
+    level = list(leaves)
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Sibling hashes from the leaf at ``index`` up to the root."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf index {index} outside 0..{len(leaves) - 1}")
+    proof: list[bytes] = []
+    level = list(leaves)
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            proof.append(level[sibling])
+        level = _next_level(level)
+        index //= 2
+    return proof
+
+
+def verify_proof(proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:
+    computed = leaf
+    for sibling in proof:
+        computed = hash_pair(computed, sibling)
+    return computed == root
