@@ -15,19 +15,13 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
-from contracts import Artifact, load_artifact
+from contracts import CONTRACT_NAMES, Artifact, load_artifact
 from oracle.errors import ArtifactError, ContractRevertError
 from oracle.manifest import Manifest
 from oracle.reverts import RevertDecoder
 from oracle.types import Address, Role
 
-CONTRACT_NAMES: tuple[str, ...] = (
-    "DIDRegistry",
-    "RoleRegistry",
-    "GridRegistry",
-    "FlexMarket",
-    "FlexSettlement",
-)
+__all__ = ["CONTRACT_NAMES", "ContractSuite", "all_abis", "artifact_hash"]
 
 
 def artifact_hash(artifact: Artifact) -> str:
@@ -90,3 +84,7 @@ class ContractSuite:
     @property
     def chain_id(self) -> int:
         return self.manifest.chain_id
+
+    @property
+    def market_address(self) -> Address:
+        return self.manifest.address_of("FlexMarket")

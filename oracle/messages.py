@@ -30,6 +30,7 @@ class ChainView:
     """What payload checks may ask the chain (implemented by ContractSuite)."""
 
     chain_id: int
+    market_address: Address
 
     def has_role(self, identity: Address, role: Role) -> bool:
         raise NotImplementedError
@@ -91,6 +92,15 @@ class MessageSpec:
 
     def batch_call_args(self, payloads: Sequence[Payload]) -> tuple[Any, ...]:
         return ([p.batch_item() for p in payloads],)
+
+    def check_sender(self, view: ChainView, sender: Address) -> None:
+        """The sender must hold one of the spec's roles (any sender if none are named)."""
+        if not self.sender_roles:
+            return
+        if any(view.has_role(sender, role) for role in self.sender_roles):
+            return
+        roles = "/".join(role.name for role in sorted(self.sender_roles))
+        raise OracleValueError("sender", f"{sender} holds none of the roles {roles}")
 
     @property
     def batchable(self) -> bool:

@@ -18,9 +18,9 @@ ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 PANIC_SELECTOR = bytes.fromhex("4e487b71")
 
 
-def _abi_type(entry: dict[str, Any]) -> str:
+def abi_type(entry: dict[str, Any]) -> str:
     if entry["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in entry["components"])
+        inner = ",".join(abi_type(c) for c in entry["components"])
         return f"({inner}){entry['type'][5:]}"
     return str(entry["type"])
 
@@ -36,7 +36,7 @@ class RevertDecoder:
                     self._register(entry)
 
     def _register(self, entry: dict[str, Any]) -> None:
-        types = [_abi_type(i) for i in entry["inputs"]]
+        types = [abi_type(i) for i in entry["inputs"]]
         names = [i["name"] or f"arg{n}" for n, i in enumerate(entry["inputs"])]
         selector = function_signature_to_4byte_selector(f"{entry['name']}({','.join(types)})")
         self._errors[selector] = (entry["name"], names, types)

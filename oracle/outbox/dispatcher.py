@@ -12,13 +12,12 @@ One round (:meth:`Dispatcher.run_once`):
 
 While the chain is unreachable nothing is lost: messages stay pending, signed
 transactions stay signed, and the round reports ``chain_unavailable`` so the caller
-backs off.
+backs off. (The chain provider raises ChainUnavailableError itself; see oracle/chain/rpc.py.)
 """
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -26,7 +25,7 @@ from typing import Any, Protocol
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
-from web3.exceptions import ContractLogicError, ProviderConnectionError, TransactionNotFound
+from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from oracle.bindings import ContractSuite
 from oracle.errors import ChainUnavailableError, ContractRevertError, OracleValueError
@@ -75,14 +74,6 @@ class DispatchPolicy:
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.backoff_base_s * 2**attempts, self.backoff_max_s))
-
-
-@contextmanager
-def _chain_calls() -> Iterator[None]:
-    try:
-        yield
-    except (ConnectionError, TimeoutError, OSError, ProviderConnectionError) as error:
-        raise ChainUnavailableError(f"chain unreachable: {error}") from error
 
 
 class Dispatcher:
@@ -181,8 +172,7 @@ class Dispatcher:
     def _handle_missing_receipt(
         self, session: Session, tx: OutboxTransaction, report: RoundReport
     ) -> None:
-        with _chain_calls():
-            mined_nonce = self.suite.w3.eth.get_transaction_count(tx.sender, "latest")
+        mined_nonce = self.suite.w3.eth.get_transaction_count(tx.sender, "latest")
         if mined_nonce > tx.nonce:
             # The nonce was used by a transaction that is not ours (or ours was replaced).
             tx.status = TransactionStatus.DROPPED
@@ -197,17 +187,15 @@ class Dispatcher:
         session.add(tx)
 
     def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
-        with _chain_calls():
-            try:
-                return dict(self.suite.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
-            except TransactionNotFound:
-                return None
+        try:
+            return dict(self.suite.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
 
     def _confirmed_enough(self, block_number: int) -> bool:
         if self.policy.confirmations <= 1:
             return True
-        with _chain_calls():
-            head = self.suite.w3.eth.block_number
+        head = self.suite.w3.eth.block_number
         return head - block_number + 1 >= self.policy.confirmations
 
     def _settle_messages(
@@ -250,7 +238,7 @@ class Dispatcher:
     ) -> None:
         sender = Address(chunk[0].sender)
         try:
-            self._check_sender_role(spec, sender)
+            spec.check_sender(self.suite, sender)
         except OracleValueError as error:
             for message in chunk:
                 self._reject(message, str(error), report)
@@ -279,14 +267,6 @@ class Dispatcher:
             self._reject(message, str(error), report)
             return None
         return payload
-
-    def _check_sender_role(self, spec: MessageSpec, sender: Address) -> None:
-        if not spec.sender_roles:
-            return
-        if any(self.suite.has_role(sender, role) for role in spec.sender_roles):
-            return
-        roles = "/".join(role.name for role in spec.sender_roles)
-        raise OracleValueError("sender", f"{sender} holds none of the roles {roles}")
 
     def _send(
         self,
@@ -342,8 +322,7 @@ class Dispatcher:
     def _estimate(self, contract: str, sender: Address, data: str) -> int:
         to = self.suite.manifest.address_of(contract)
         try:
-            with _chain_calls():
-                gas = self.suite.w3.eth.estimate_gas({"from": sender, "to": to, "data": data})  # type: ignore[typeddict-item]
+            gas = self.suite.w3.eth.estimate_gas({"from": sender, "to": to, "data": data})  # type: ignore[typeddict-item]
         except ContractLogicError as error:
             raise self.suite.revert_of(error) from None
         return int(gas * GAS_HEADROOM)
@@ -388,40 +367,36 @@ class Dispatcher:
             .where(OutboxTransaction.sender == sender)
             .where(col(OutboxTransaction.status) != TransactionStatus.DROPPED)
         ).one()
-        with _chain_calls():
-            on_chain = self.suite.w3.eth.get_transaction_count(sender, "pending")
+        on_chain = self.suite.w3.eth.get_transaction_count(sender, "pending")
         return max(int(on_chain), -1 if highest is None else int(highest) + 1)
 
     def _transaction_fields(self, contract: str, nonce: int, gas: int, data: str) -> dict[str, Any]:
         w3 = self.suite.w3
-        with _chain_calls():
-            base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
-            fields: dict[str, Any] = {
-                "to": self.suite.manifest.address_of(contract),
-                "data": data,
-                "nonce": nonce,
-                "gas": gas,
-                "chainId": self.suite.manifest.chain_id,
-                "value": 0,
-            }
-            if base_fee is None:
-                fields["gasPrice"] = w3.eth.gas_price
-                return fields
-            priority = w3.eth.max_priority_fee
+        base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
+        fields: dict[str, Any] = {
+            "to": self.suite.manifest.address_of(contract),
+            "data": data,
+            "nonce": nonce,
+            "gas": gas,
+            "chainId": self.suite.manifest.chain_id,
+            "value": 0,
+        }
+        if base_fee is None:
+            fields["gasPrice"] = w3.eth.gas_price
+            return fields
+        priority = w3.eth.max_priority_fee
         fields["maxPriorityFeePerGas"] = priority
         fields["maxFeePerGas"] = 2 * int(base_fee) + priority
         return fields
 
     def _broadcast(self, tx: OutboxTransaction) -> None:
-        with _chain_calls():
-            try:
-                self.suite.w3.eth.send_raw_transaction(tx.raw_tx)
-            except ValueError as error:
-                if not _already_known(error):
-                    raise
-            except Exception as error:
-                if not _already_known(error):
-                    raise
+        try:
+            self.suite.w3.eth.send_raw_transaction(tx.raw_tx)
+        except ChainUnavailableError:
+            raise
+        except Exception as error:
+            if not _already_known(error):
+                raise
 
     def _mark_sent(self, tx: OutboxTransaction) -> None:
         with Session(self.engine) as session:

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: UNLICENSED
+pragma solidity =0.8.28;
+
+import {IDIDRegistry} from "./interfaces/IDIDRegistry.sol";
+import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
+import {IFlexSettlement} from "./interfaces/IFlexSettlement.sol";
+import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
+
+/**
+ * @title FlexSettlement
+ * @notice Settles the market's trades from oracle attestations (arithmetic in {IFlexSettlement}).
+ * @dev Nothing per trade is stored but three bits (attested, disputed, finalised), 256 trades per
+ * word; the numbers live in the events. Attesting reads only the trade's packed terms slot from
+ * the market.
+ */
+contract FlexSettlement is IFlexSettlement {
+    /// @notice Most attestations or finalisations in one batch call.
+    uint256 public constant MAX_BATCH = 256;
+    /// @notice Highest penalty factor, basis points (5x the trade price).
+    uint256 public constant MAX_PENALTY_FACTOR_BPS = 50_000;
+
+    uint8 private constant _MARKET_OPERATOR = 1;
+    uint8 private constant _ORACLE = 5;
+    uint8 private constant _DOWN = 1;
+    uint64 private constant _SLOT_SECONDS = 900;
+    uint256 private constant _SLOTS_PER_HOUR = 4;
+    uint256 private constant _WH_PER_MWH = 1e6;
+    uint256 private constant _BPS = 10_000;
+
+    /**
+     * @dev Settable parameters; one slot.
+     */
+    struct Config {
+        uint16 penaltyFactorBps;
+        uint32 attestationWindowS;
+        uint32 disputeWindowS;
+    }
+
+    IRoleRegistry private immutable _roles;
+    IFlexMarket private immutable _market;
+    IDIDRegistry private immutable _dids;
+
+    Config private _config;
+    mapping(uint256 word => uint256 bits) private _attested;
+    mapping(uint256 word => uint256 bits) private _disputed;
+    mapping(uint256 word => uint256 bits) private _finalised;
+
+    /**
+     * @notice Binds settlement to the market and sets its parameters.
+     * @param roles_ The role registry.
+     * @param market_ The market whose trades are settled (also gives the DID registry).
+     * @param penaltyFactorBps_ Penalty factor, basis points of the trade price.
+     * @param disputeWindowS_ Dispute window, s.
+     * @param attestationWindowS_ Attestation window, s.
+     */
+    constructor(
+        IRoleRegistry roles_,
+        IFlexMarket market_,
+        uint16 penaltyFactorBps_,
+        uint32 disputeWindowS_,
+        uint32 attestationWindowS_
+    ) {
+        _roles = roles_;
+        _market = market_;
+        _dids = market_.didRegistry();
+        _checkPenaltyFactor(penaltyFactorBps_);
+        _checkWindows(attestationWindowS_, disputeWindowS_);
+        _config = Config(penaltyFactorBps_, attestationWindowS_, disputeWindowS_);
+        emit PenaltyFactorChanged(0, penaltyFactorBps_, msg.sender);
+        emit WindowsChanged(attestationWindowS_, disputeWindowS_, msg.sender);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function attest(Attestation calldata attestation) external {
+        _checkRole(_ORACLE);
+        _attest(attestation, _config);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function attestBatch(Attestation[] calldata attestations) external {
+        _checkRole(_ORACLE);
+        uint256 count = attestations.length;
+        _checkBatchSize(count);
+        Config memory config = _config;
+        for (uint256 i = 0; i < count; ++i) {
+            _attest(attestations[i], config);
+        }
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function dispute(uint256 tradeId, bytes32 reasonHash) external {
+        (uint256 word, uint256 mask) = _position(tradeId);
+        if (_attested[word] & mask == 0) revert NotAttested(tradeId);
+        if (_disputed[word] & mask != 0) revert AlreadyDisputed(tradeId);
+        uint256 deadline = _deadline(_market.tradeTerms(tradeId), _config);
+        if (block.timestamp >= deadline) revert DisputeWindowClosed(tradeId, deadline, block.timestamp);
+        IFlexMarket.Trade memory traded = _market.trade(tradeId);
+        if (msg.sender != _dids.identityOwner(traded.buyer) && msg.sender != _dids.identityOwner(traded.seller)) {
+            revert NotTradeParty(tradeId, msg.sender);
+        }
+        _disputed[word] |= mask;
+        emit SettlementDisputed(tradeId, msg.sender, reasonHash);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function resolveDispute(uint256 tradeId, uint64 baselineWh, uint64 meteredWh) external {
+        _checkRole(_MARKET_OPERATOR);
+        (uint256 word, uint256 mask) = _position(tradeId);
+        if (_disputed[word] & mask == 0) revert NotDisputed(tradeId);
+        if (_finalised[word] & mask != 0) revert AlreadyFinalised(tradeId);
+        uint16 factorBps = _config.penaltyFactorBps;
+        Settlement memory result = _settle(_market.tradeTerms(tradeId), baselineWh, meteredWh, factorBps);
+        _finalised[word] |= mask;
+        emit SettlementResolved(
+            tradeId,
+            msg.sender,
+            baselineWh,
+            meteredWh,
+            result.tradedWh,
+            result.deliveredWh,
+            result.shortfallWh,
+            result.paymentCents,
+            result.penaltyCents,
+            factorBps
+        );
+        emit SettlementFinalised(tradeId, msg.sender);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function finalise(uint256 tradeId) external {
+        _finalise(tradeId, _config);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function finaliseBatch(uint256[] calldata tradeIds) external {
+        uint256 count = tradeIds.length;
+        _checkBatchSize(count);
+        Config memory config = _config;
+        for (uint256 i = 0; i < count; ++i) {
+            _finalise(tradeIds[i], config);
+        }
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function setPenaltyFactor(uint16 penaltyFactorBps_) external {
+        _checkRole(_MARKET_OPERATOR);
+        _checkPenaltyFactor(penaltyFactorBps_);
+        uint16 previousBps = _config.penaltyFactorBps;
+        _config.penaltyFactorBps = penaltyFactorBps_;
+        emit PenaltyFactorChanged(previousBps, penaltyFactorBps_, msg.sender);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function setWindows(uint32 attestationWindowS_, uint32 disputeWindowS_) external {
+        _checkRole(_MARKET_OPERATOR);
+        _checkWindows(attestationWindowS_, disputeWindowS_);
+        _config.attestationWindowS = attestationWindowS_;
+        _config.disputeWindowS = disputeWindowS_;
+        emit WindowsChanged(attestationWindowS_, disputeWindowS_, msg.sender);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function computeSettlement(
+        uint8 direction,
+        uint16 slotCount,
+        uint32 powerW,
+        uint32 priceCentsPerMWh,
+        uint64 baselineWh,
+        uint64 meteredWh,
+        uint16 penaltyFactorBps_
+    ) external pure returns (Settlement memory) {
+        IFlexMarket.TradeTerms memory terms = IFlexMarket.TradeTerms(
+            direction,
+            0,
+            slotCount,
+            powerW,
+            priceCentsPerMWh
+        );
+        return _settle(terms, baselineWh, meteredWh, penaltyFactorBps_);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function quoteSettlement(
+        uint256 tradeId,
+        uint64 baselineWh,
+        uint64 meteredWh
+    ) external view returns (Settlement memory) {
+        return _settle(_existingTerms(tradeId), baselineWh, meteredWh, _config.penaltyFactorBps);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function disputeDeadline(uint256 tradeId) external view returns (uint256) {
+        return _deadline(_existingTerms(tradeId), _config);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function isAttested(uint256 tradeId) external view returns (bool) {
+        (uint256 word, uint256 mask) = _position(tradeId);
+        return _attested[word] & mask != 0;
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function isDisputed(uint256 tradeId) external view returns (bool) {
+        (uint256 word, uint256 mask) = _position(tradeId);
+        return _disputed[word] & mask != 0;
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function isFinalised(uint256 tradeId) external view returns (bool) {
+        (uint256 word, uint256 mask) = _position(tradeId);
+        return _finalised[word] & mask != 0;
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function penaltyFactorBps() external view returns (uint16) {
+        return _config.penaltyFactorBps;
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function attestationWindowS() external view returns (uint32) {
+        return _config.attestationWindowS;
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function disputeWindowS() external view returns (uint32) {
+        return _config.disputeWindowS;
+    }
+
+    /**
+     * @notice The market whose trades are settled.
+     * @return The market.
+     */
+    function market() external view returns (IFlexMarket) {
+        return _market;
+    }
+
+    /**
+     * @dev Checks timing and uniqueness, computes, sets the attested bit and emits.
+     */
+    function _attest(Attestation calldata attestation, Config memory config) private {
+        uint256 tradeId = attestation.tradeId;
+        IFlexMarket.TradeTerms memory terms = _existingTerms(tradeId);
+        (uint256 word, uint256 mask) = _position(tradeId);
+        uint256 bits = _attested[word];
+        if (bits & mask != 0) revert AlreadyAttested(tradeId);
+        uint256 deliveryEnd = _deliveryEnd(terms);
+        if (block.timestamp < deliveryEnd) revert AttestationTooEarly(tradeId, deliveryEnd, block.timestamp);
+        uint256 closesAt = deliveryEnd + config.attestationWindowS;
+        if (block.timestamp > closesAt) revert AttestationWindowClosed(tradeId, closesAt, block.timestamp);
+
+        Settlement memory result = _settle(
+            terms,
+            attestation.baselineWh,
+            attestation.meteredWh,
+            config.penaltyFactorBps
+        );
+        _attested[word] = bits | mask;
+        _emitAttested(attestation, result, config.penaltyFactorBps, closesAt + config.disputeWindowS);
+    }
+
+    /**
+     * @dev Emits {SettlementAttested} (split out to keep the stack shallow).
+     */
+    function _emitAttested(
+        Attestation calldata attestation,
+        Settlement memory result,
+        uint16 factorBps,
+        uint256 deadline
+    ) private {
+        emit SettlementAttested(
+            attestation.tradeId,
+            msg.sender,
+            attestation.baselineWh,
+            attestation.meteredWh,
+            result.tradedWh,
+            result.deliveredWh,
+            result.shortfallWh,
+            result.paymentCents,
+            result.penaltyCents,
+            factorBps,
+            deadline
+        );
+    }
+
+    /**
+     * @dev Finalises an attested, undisputed, unfinalised trade whose deadline has passed.
+     */
+    function _finalise(uint256 tradeId, Config memory config) private {
+        (uint256 word, uint256 mask) = _position(tradeId);
+        if (_attested[word] & mask == 0) revert NotAttested(tradeId);
+        if (_disputed[word] & mask != 0) revert AlreadyDisputed(tradeId);
+        uint256 bits = _finalised[word];
+        if (bits & mask != 0) revert AlreadyFinalised(tradeId);
+        uint256 deadline = _deadline(_market.tradeTerms(tradeId), config);
+        if (block.timestamp < deadline) revert DisputeWindowOpen(tradeId, deadline, block.timestamp);
+        _finalised[word] = bits | mask;
+        emit SettlementFinalised(tradeId, msg.sender);
+    }
+
+    /**
+     * @dev The trade's terms; reverts with {UnknownTrade} if it does not exist.
+     */
+    function _existingTerms(uint256 tradeId) private view returns (IFlexMarket.TradeTerms memory terms) {
+        terms = _market.tradeTerms(tradeId);
+        if (terms.powerW == 0) revert UnknownTrade(tradeId);
+    }
+
+    /**
+     * @dev Reverts with {MissingRole} unless the caller holds `role`.
+     */
+    function _checkRole(uint8 role) private view {
+        if (!_roles.hasRole(msg.sender, role)) revert MissingRole(msg.sender, role);
+    }
+
+    /**
+     * @dev The settlement arithmetic; see {IFlexSettlement}.
+     */
+    function _settle(
+        IFlexMarket.TradeTerms memory terms,
+        uint64 baselineWh,
+        uint64 meteredWh,
+        uint16 factorBps
+    ) private pure returns (Settlement memory result) {
+        // powerW < 2^32 and slotCount < 2^16, so the product fits in 48 bits: no overflow.
+        uint64 tradedWh;
+        unchecked {
+            tradedWh = uint64((uint256(terms.powerW) * terms.slotCount) / _SLOTS_PER_HOUR);
+        }
+        uint64 changeWh;
+        if (terms.direction == _DOWN) {
+            changeWh = meteredWh > baselineWh ? meteredWh - baselineWh : 0;
+        } else {
+            changeWh = baselineWh > meteredWh ? baselineWh - meteredWh : 0;
+        }
+        uint64 deliveredWh = changeWh < tradedWh ? changeWh : tradedWh;
+        uint256 penaltyRate = (uint256(terms.priceCentsPerMWh) * factorBps) / _BPS;
+        result.tradedWh = tradedWh;
+        result.deliveredWh = deliveredWh;
+        // deliveredWh <= tradedWh by the clip above.
+        unchecked {
+            result.shortfallWh = tradedWh - deliveredWh;
+        }
+        result.paymentCents = (uint256(terms.priceCentsPerMWh) * deliveredWh) / _WH_PER_MWH;
+        result.penaltyCents = (penaltyRate * result.shortfallWh) / _WH_PER_MWH;
+    }
+
+    /**
+     * @dev Unix second delivery ends: slotStart + 900 * slotCount.
+     */
+    function _deliveryEnd(IFlexMarket.TradeTerms memory terms) private pure returns (uint256) {
+        return uint256(terms.slotStart) + uint256(terms.slotCount) * _SLOT_SECONDS;
+    }
+
+    /**
+     * @dev The dispute deadline: delivery end + attestation window + dispute window.
+     */
+    function _deadline(IFlexMarket.TradeTerms memory terms, Config memory config) private pure returns (uint256) {
+        return _deliveryEnd(terms) + config.attestationWindowS + config.disputeWindowS;
+    }
+
+    /**
+     * @dev Word index and bit mask of a trade in the bitmaps.
+     */
+    function _position(uint256 tradeId) private pure returns (uint256 word, uint256 mask) {
+        return (tradeId >> 8, 1 << (tradeId & 0xff));
+    }
+
+    /**
+     * @dev Reverts unless a batch has 1..MAX_BATCH items.
+     */
+    function _checkBatchSize(uint256 count) private pure {
+        if (count == 0 || count > MAX_BATCH) revert BatchSizeOutOfRange(count, MAX_BATCH);
+    }
+
+    /**
+     * @dev Reverts if the factor exceeds the cap.
+     */
+    function _checkPenaltyFactor(uint16 factorBps) private pure {
+        if (factorBps > MAX_PENALTY_FACTOR_BPS) revert PenaltyFactorTooHigh(factorBps, MAX_PENALTY_FACTOR_BPS);
+    }
+
+    /**
+     * @dev Reverts if either window is zero.
+     */
+    function _checkWindows(uint32 attestationWindowS_, uint32 disputeWindowS_) private pure {
+        if (attestationWindowS_ == 0 || disputeWindowS_ == 0) {
+            revert InvalidWindows(attestationWindowS_, disputeWindowS_);
+        }
+    }
+}

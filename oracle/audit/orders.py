@@ -1,0 +1,59 @@
+"""Order hashing and signature recovery for the auditor, without eth-account's
+typed-data machinery (ten times faster; a test checks it equals oracle.eip712)."""
+
+from typing import Any
+
+from eth_abi import encode
+from eth_keys import KeyAPI
+from eth_keys.exceptions import BadSignature
+from eth_utils import keccak
+
+from oracle.eip712 import DOMAIN_NAME, DOMAIN_VERSION, ORDER_FIELDS
+
+ORDER_TYPE = "Order(" + ",".join(f"{f['type']} {f['name']}" for f in ORDER_FIELDS) + ")"
+ORDER_TYPEHASH = keccak(text=ORDER_TYPE)
+DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+_FIELD_TYPES = ["bytes32"] + [f["type"] for f in ORDER_FIELDS]
+_FIELD_NAMES = [f["name"] for f in ORDER_FIELDS]
+_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+_keys = KeyAPI()
+
+
+def domain_separator(chain_id: int, market: str) -> bytes:
+    return keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                DOMAIN_TYPEHASH,
+                keccak(text=DOMAIN_NAME),
+                keccak(text=DOMAIN_VERSION),
+                chain_id,
+                market,
+            ],
+        )
+    )
+
+
+def order_hash(order: dict[str, Any], separator: bytes) -> bytes:
+    """EIP-712 digest of an order given as the event's dict (camelCase field names)."""
+    values = [ORDER_TYPEHASH] + [order[name] for name in _FIELD_NAMES]
+    struct_hash = keccak(encode(_FIELD_TYPES, values))
+    return keccak(b"\x19\x01" + separator + struct_hash)
+
+
+def recover_signer(digest: bytes, signature: bytes) -> str | None:
+    """The signing address, or None for a malformed or malleable signature (as OZ ECDSA)."""
+    if len(signature) != 65:
+        return None
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if s > _SECP256K1_HALF_N or v not in (27, 28):
+        return None
+    try:
+        key = _keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
+    except (BadSignature, ValueError):
+        return None
+    return str(key.to_checksum_address())

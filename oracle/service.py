@@ -1,0 +1,87 @@
+"""The oracle as one object: validate, persist, dispatch, index.
+
+This is what the market, grid analytics and device gateways use to write to the chain:
+``publish`` validates a payload (schema, units, ranges, signatures, the sender's role) and
+persists it in the outbox; ``drain`` delivers; ``index`` reads events back.
+"""
+
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from oracle.bindings import ContractSuite
+from oracle.chain import ChainConnection
+from oracle.errors import ChainUnavailableError, OracleValueError
+from oracle.indexer.indexer import EventIndexer, IndexReport
+from oracle.merkle import merkle_proof, merkle_root
+from oracle.messages import MessageRegistry, Payload
+from oracle.outbox.dispatcher import Dispatcher, DispatchPolicy, RoundReport, SignerBook
+from oracle.outbox.models import MessageStatus, OutboxMessage
+from oracle.outbox.store import OutboxStore
+from oracle.payloads import OrderCommitment, builtin_registry
+from oracle.types import Address
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """Where a committed order sits: its batch root and Merkle proof."""
+
+    root: bytes
+    proof: list[bytes]
+
+
+@dataclass
+class OracleService:
+    connection: ChainConnection
+    suite: ContractSuite
+    engine: Engine
+    signers: SignerBook
+    policy: DispatchPolicy = field(default_factory=DispatchPolicy)
+    registry: MessageRegistry = field(default_factory=builtin_registry)
+
+    def __post_init__(self) -> None:
+        self.store = OutboxStore(self.engine, self.registry)
+        self.dispatcher = Dispatcher(
+            self.engine, self.suite, self.registry, self.signers, self.policy
+        )
+        self.indexer = EventIndexer(self.engine, self.suite, self.connection.confirmations)
+
+    def publish(
+        self, kind: str, payload: dict[str, object] | Payload, *, sender: Address, key: str
+    ) -> OutboxMessage:
+        """Validate and persist; the chain checks run now when the chain answers, and
+        again before sending in any case."""
+        spec = self.registry.spec(kind)
+        parsed = spec.parse(payload)
+        with suppress(ChainUnavailableError):  # accepted while the chain is down
+            spec.check_sender(self.suite, sender)
+            parsed.check_on_chain(self.suite, sender)
+        return self.store.publish(kind=kind, payload=parsed, sender=sender, key=key)
+
+    def drain(self, timeout_s: float = 120.0) -> RoundReport:
+        return self.dispatcher.run_until_idle(timeout_s=timeout_s)
+
+    def index(self) -> IndexReport:
+        return self.indexer.run_once()
+
+    def status_of(self, key: str) -> OutboxMessage:
+        message = self.store.get(key)
+        if message is None:
+            raise OracleValueError("key", f"no message {key!r} in the outbox")
+        return message
+
+    def commitment_of(self, key: str) -> Commitment:
+        """Root and proof of a confirmed ``market.order.commit`` message."""
+        message = self.status_of(key)
+        if message.status != MessageStatus.CONFIRMED or message.transaction_id is None:
+            raise OracleValueError("key", f"order {key!r} is not committed yet ({message.status})")
+        siblings = self.store.messages_of(message.transaction_id)
+        leaves = [_order_hash(m) for m in siblings]
+        index = [m.id for m in siblings].index(message.id)
+        return Commitment(root=merkle_root(leaves), proof=merkle_proof(leaves, index))
+
+
+def _order_hash(message: OutboxMessage) -> bytes:
+    payload = OrderCommitment.model_validate_json(message.payload)
+    return bytes.fromhex(payload.order_hash[2:])
