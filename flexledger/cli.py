@@ -65,7 +65,9 @@ def chain_info() -> None:
 
 
 @identity_app.command("new")
-def identity_new(name: Annotated[str, typer.Argument(help="Participant name, e.g. dso-north.")]) -> None:
+def identity_new(
+    name: Annotated[str, typer.Argument(help="Participant name, e.g. dso-north.")],
+) -> None:
     """Create an encrypted keystore for a participant and print its DID."""
     from flexledger import wiring
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     keystore_password: str = DEVELOPMENT_PASSWORD
+    keystore_scrypt_n: int = Field(
+        default=2**18, ge=2**10, description="scrypt cost of new keystores (2^18 is strong)."
+    )
     manifest_path: Path | None = None
 
     outbox_batch_size: int = Field(default=500, ge=1, le=2000)

@@ -35,7 +35,6 @@ from web3.exceptions import Web3RPCError
 from web3.types import TxReceipt
 
 from oracle.chain import ReceiptTimeoutError, get_logs_range, iter_log_chunks, wait_for_receipt
-from oracle.types import Address
 
 DEVNODE_DIR = Path(__file__).resolve().parent.parent / "tools" / "devnode"
 HARDHAT = DEVNODE_DIR / "node_modules" / ".bin" / "hardhat"
@@ -278,14 +277,12 @@ class ChainConformance:
             store(w3, key, contract, value)
             target.mine(value % 3)
         whole = w3.eth.get_logs({"fromBlock": first, "toBlock": "latest", "address": contract})
-        chunks = list(iter_log_chunks(w3, Address(contract), first, "latest", chunk_size=4))
+        chunks = list(iter_log_chunks(w3, contract, first, "latest", chunk_size=4))
         chunked = [log for chunk in chunks for log in chunk.logs]
         assert [int(log["data"].hex(), 16) for log in chunked] == list(range(1, 8))
         assert chunked == whole
         assert [c.from_block for c in chunks] == list(range(first, w3.eth.block_number + 1, 4))
-        topic_only = get_logs_range(
-            w3, [Address(contract)], first, "latest", [STORED_TOPIC], chunk_size=3
-        )
+        topic_only = get_logs_range(w3, [contract], first, "latest", [STORED_TOPIC], chunk_size=3)
         assert len(list(topic_only)) == 7
         assert list(get_logs_range(w3, None, first, "latest", [b"\x01" * 32])) == []
 

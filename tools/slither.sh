@@ -19,12 +19,16 @@
 #       - adds every imported file (contracts/src/**, OpenZeppelin through the remapping)
 #         by content: it reruns the wrapper while solc answers "Source X not found" (error
 #         6275), adding X each round, reading only files inside this repository,
-#       - sets settings.evmVersion (london, as the deployed build),
+#       - also compiles every contracts/src/**/*.sol (crytic-compile lists only the top level),
+#       - applies contracts/build.py's settings (evmVersion london, optimizer on, 200 runs),
 #     and otherwise passes the wrapper's output through untouched.
 #   * Findings are kept only when one of their elements lies in contracts/src
 #     (--include-paths). This drops the findings that are only about OpenZeppelin
 #     (node_modules) but, unlike --filter-paths node_modules, does not hide a finding in our
 #     code that merely also mentions an OpenZeppelin element.
+#   * Slither writes its JSON report to a temp dir; this script judges it (High or Medium:
+#     exit 1; Slither or the compiler failing: exit 2). No triage database is read, so only
+#     the config's documented exclusions and inline `slither-disable-*` comments hide findings.
 #   * Detector exclusions live in tools/slither.config.json, each with its reason.
 set -euo pipefail
 
@@ -267,13 +271,18 @@ findings.sort(key=lambda f: (order.index(f["impact"]) if f["impact"] in order el
 
 
 def where(finding):
-    markdown = finding.get("first_markdown_element", "")
-    location = markdown.rsplit("#", 1)
-    if len(location) == 2:
-        path = os.path.relpath(location[0], root) if os.path.isabs(location[0]) else location[0]
-        lines = location[1].replace("L", "")
-        return f"{path}:{lines}"
-    return markdown or "?"
+    """file:line of the finding's most precise element (a statement rather than its function)."""
+    elements = [e for e in finding.get("elements", []) if e.get("source_mapping", {}).get("lines")]
+    if not elements:
+        return finding.get("first_markdown_element") or "?"
+    element = next((e for e in elements if e.get("type") == "node"), elements[0])
+    mapping = element["source_mapping"]
+    path = mapping.get("filename_absolute") or mapping.get("filename_relative", "?")
+    if os.path.isabs(path):
+        path = os.path.relpath(path, root)
+    lines = mapping["lines"]
+    span = str(lines[0]) if lines[0] == lines[-1] else f"{lines[0]}-{lines[-1]}"
+    return f"{path}:{span}"
 
 
 def show(finding):

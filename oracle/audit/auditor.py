@@ -432,7 +432,7 @@ class Auditor:
                 event.args["resolver"],
             )
         self._check_outcome(event, subject, terms)
-        settlement.resolved = settlement.finalised = True
+        settlement.resolved = True
 
     def _on_finalised(self, event: DecodedEvent, timestamp: int) -> None:
         self._report.finalised += 1
@@ -442,9 +442,13 @@ class Auditor:
         if settlement is None or not settlement.attested:
             self._mismatch(event, subject, "finalises an attested settlement", "attested", "none")
             return
-        if settlement.finalised or settlement.disputed:
-            self._mismatch(event, subject, "finalised once, undisputed", "open", "closed")
-        if timestamp <= settlement.deadline:
+        if settlement.finalised:
+            self._mismatch(event, subject, "finalised once", "open", "already final")
+        elif settlement.resolved:
+            pass  # a resolution finalises at once, whatever the deadline
+        elif settlement.disputed:
+            self._mismatch(event, subject, "disputes resolved first", "resolved", "disputed")
+        elif timestamp < settlement.deadline:
             self._mismatch(
                 event, subject, "finalised after the deadline", settlement.deadline, timestamp
             )

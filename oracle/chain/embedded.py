@@ -37,6 +37,8 @@ from eth.consensus.applier import ConsensusApplier
 from eth.consensus.noproof import NoProofConsensus
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
+from eth.exceptions import CanonicalHeadNotFound
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.vm.forks.london import LondonVM
 from eth_tester import EthereumTester
@@ -247,9 +249,6 @@ def _create_chain(
 
 def _stored_head(db: SqliteDB) -> BlockHeaderAPI | None:
     """The canonical head if ``db`` already holds a chain, else None."""
-    from eth.db.chain import ChainDB
-    from eth.exceptions import CanonicalHeadNotFound
-
     try:
         return ChainDB(db).get_canonical_head()
     except CanonicalHeadNotFound:

@@ -14,7 +14,7 @@ from typing import Literal
 from web3 import Web3
 from web3.types import FilterParams, LogReceipt, TopicFilter
 
-from oracle.types import Address, BlockNumber
+from oracle.types import BlockNumber
 
 DEFAULT_LOG_CHUNK_BLOCKS = 1_000
 
@@ -40,7 +40,7 @@ def block_ranges(
 
 def iter_log_chunks(
     w3: Web3,
-    address: Address | Sequence[Address] | None,
+    address: str | Sequence[str] | None,
     from_block: int,
     to_block: int | Literal["latest"],
     topics: Sequence[TopicFilter] | None = None,
@@ -60,7 +60,7 @@ def iter_log_chunks(
 
 def get_logs_range(
     w3: Web3,
-    address: Address | Sequence[Address] | None,
+    address: str | Sequence[str] | None,
     from_block: int,
     to_block: int | Literal["latest"],
     topics: Sequence[TopicFilter] | None = None,
@@ -73,7 +73,7 @@ def get_logs_range(
 
 
 def _filter_params(
-    address: Address | Sequence[Address] | None, topics: Sequence[TopicFilter] | None
+    address: str | Sequence[str] | None, topics: Sequence[TopicFilter] | None
 ) -> FilterParams:
     params = FilterParams()
     if isinstance(address, str):

@@ -106,10 +106,15 @@ def connect_rpc(
     Raises ChainUnavailableError when the node cannot be reached within ``timeout_s``,
     ChainMismatchError when it serves another chain.
     """
-    w3 = Web3(_GuardedHTTPProvider(url, timeout_s))
-    check_chain_id(w3.eth.chain_id, expected_chain_id)
-    if needs_poa_middleware(w3) if poa is None else poa:
-        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    provider = _GuardedHTTPProvider(url, timeout_s)
+    w3 = Web3(provider)
+    try:
+        check_chain_id(w3.eth.chain_id, expected_chain_id)
+        if needs_poa_middleware(w3) if poa is None else poa:
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    except BaseException:
+        provider.close()
+        raise
     return w3
 
 

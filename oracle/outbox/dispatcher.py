@@ -288,14 +288,11 @@ class Dispatcher:
         report.sent_messages += len(accepted)
         return {_id(m) for m, _ in accepted}
 
-    def _call_data(self, spec: MessageSpec, payloads: Sequence[Payload]) -> tuple[str, str]:
+    def _call_data(self, spec: MessageSpec, payloads: Sequence[Payload]) -> str:
         if len(payloads) > 1 and spec.batch_function is not None:
-            args = spec.batch_call_args(payloads)
-            return self.suite.encode_call(
-                spec.contract, spec.batch_function, args
-            ), spec.batch_function
-        args = payloads[0].call_args()
-        return self.suite.encode_call(spec.contract, spec.function, args), spec.function
+            batch_args = spec.batch_call_args(payloads)
+            return self.suite.encode_call(spec.contract, spec.batch_function, batch_args)
+        return self.suite.encode_call(spec.contract, spec.function, payloads[0].call_args())
 
     def _isolate(
         self,

@@ -115,9 +115,16 @@ def deploy(w3: Web3, name: str, *args: Any, sender: Participant) -> Contract:
 
 
 def send(fn: Any, who: Participant) -> dict[str, Any]:
-    """Sends a contract call as ``who``; returns the receipt."""
+    """Sends a contract call as ``who``; returns the receipt of the successful transaction.
+
+    The call is first run against the pending block (the one the transaction will be mined in,
+    same timestamp), so a revert raises with its data instead of being mined with status 0.
+    """
+    fn.call({"from": who.address, "gas": TX_GAS}, block_identifier="pending")
     tx = fn.transact({"from": who.address, "gas": TX_GAS})
-    return dict(fn.w3.eth.get_transaction_receipt(tx))
+    receipt = dict(fn.w3.eth.get_transaction_receipt(tx))
+    assert receipt["status"] == 1, f"transaction failed after a successful dry run: {receipt}"
+    return receipt
 
 
 def deploy_world() -> World:

@@ -18,7 +18,7 @@ from oracle.chain import (
     connect_rpc,
     wait_for_receipt,
 )
-from oracle.chain.rpc import needs_poa_middleware
+from oracle.chain.rpc import close_rpc, needs_poa_middleware
 from oracle.errors import ChainMismatchError, ChainUnavailableError
 from tests.devnode import (
     BURN_ADDRESS,
@@ -26,6 +26,7 @@ from tests.devnode import (
     ChainTarget,
     DevNode,
     devnode_fixture,
+    ensure_installed,
     send_signed,
     send_tx,
     sign_tx,
@@ -37,8 +38,10 @@ node = devnode_fixture
 
 
 @pytest.fixture
-def w3(node: DevNode) -> Web3:
-    return connect_rpc(node.url, expected_chain_id=node.chain_id, timeout_s=5)
+def w3(node: DevNode) -> Iterator[Web3]:
+    connected = connect_rpc(node.url, expected_chain_id=node.chain_id, timeout_s=5)
+    yield connected
+    close_rpc(connected)
 
 
 def _mine(node: DevNode, blocks: int) -> None:
@@ -97,6 +100,7 @@ def test_poa_middleware_only_when_extra_data_needs_it(node: DevNode, w3: Web3) -
     poa = connect_rpc(node.url, expected_chain_id=None, timeout_s=5, poa=True)
     assert "proofOfAuthorityData" in poa.eth.get_block("latest")
     assert "extraData" in w3.eth.get_block("latest")
+    close_rpc(poa)
 
 
 # --- confirmations and reorgs -------------------------------------------------------------
@@ -144,3 +148,18 @@ def test_reorg_that_moves_the_transaction_is_reported(node: DevNode, w3: Web3) -
     assert caught.value.new_block_hash == HexBytes(again["blockHash"])
     _mine(node, 2)
     assert ConfirmationWatch(w3, again["transactionHash"], confirmations=3).poll() == again
+
+
+# --- the fixture itself -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_missing_node_fails_in_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr("tests.devnode.shutil.which", lambda name: None)
+    with pytest.raises(outcome, match="node and npm"):
+        ensure_installed()

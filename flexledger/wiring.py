@@ -1,0 +1,137 @@
+"""Builds the oracle's parts from the settings; the CLI's commands are thin calls here."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from flexledger.errors import SettingsError
+from flexledger.participants import SCENARIO_PARTICIPANTS, open_participants
+from flexledger.settings import Settings
+from oracle.audit import Auditor, AuditReport
+from oracle.bindings import ContractSuite
+from oracle.chain import ChainConnection, connect, connect_rpc
+from oracle.db import make_engine
+from oracle.deploy import deploy_suite
+from oracle.errors import AuditError, OracleError
+from oracle.identity import Keystore
+from oracle.manifest import Manifest
+from oracle.outbox.dispatcher import DispatchPolicy
+from oracle.outbox.store import OutboxStore
+from oracle.payloads import builtin_registry
+from oracle.service import OracleService
+from oracle.signers import AccountBook
+
+
+def dispatch_policy(settings: Settings) -> DispatchPolicy:
+    return DispatchPolicy(
+        confirmations=settings.confirmations,
+        batch_size=settings.outbox_batch_size,
+        max_attempts=settings.outbox_max_attempts,
+        backoff_base_s=settings.outbox_backoff_base_s,
+        backoff_max_s=settings.outbox_backoff_max_s,
+    )
+
+
+def oracle_service(
+    settings: Settings, connection: ChainConnection, manifest: Manifest, signers: AccountBook
+) -> OracleService:
+    manifest.check_chain(connection.chain_id)
+    return OracleService(
+        connection=connection,
+        suite=ContractSuite(connection.w3, manifest),
+        engine=make_engine(settings.resolved_database_url),
+        signers=signers,
+        policy=dispatch_policy(settings),
+    )
+
+
+def keystore(settings: Settings) -> Keystore:
+    return Keystore(settings.keystore_dir, scrypt_n=settings.keystore_scrypt_n)
+
+
+def deploy(settings: Settings, *, force: bool) -> Manifest:
+    path = settings.resolved_manifest_path
+    if path.exists() and not force:
+        raise SettingsError(f"{path} exists; pass --force to deploy a new set of contracts")
+    with connect(settings) as connection:
+        operator = open_participants(
+            keystore(settings),
+            settings.keystore_password,
+            connection.chain_id,
+            SCENARIO_PARTICIPANTS[:1],
+        )["market-operator"]
+        if connection.embedded is not None and connection.w3.eth.get_balance(operator.address) == 0:
+            connection.dev_chain.fund(operator.address, 10 * 10**18)
+        manifest = deploy_suite(connection, operator.account)
+    manifest.write(path)
+    return manifest
+
+
+def chain_info(settings: Settings) -> dict[str, Any]:
+    with connect(settings) as connection:
+        info: dict[str, Any] = {
+            "chain": settings.chain.value,
+            "chain_id": connection.chain_id,
+            "block": connection.w3.eth.block_number,
+            "confirmations": connection.confirmations,
+        }
+    path = settings.resolved_manifest_path
+    if path.exists():
+        manifest = Manifest.read(path)
+        info["contracts"] = {name: c.address for name, c in manifest.contracts.items()}
+    return info
+
+
+def new_identity(settings: Settings, name: str) -> str:
+    store = keystore(settings)
+    chain_id = settings.chain_id or 1337
+    signer = store.create(name, settings.keystore_password, network=chain_id)
+    return signer.did
+
+
+def _open_oracle(settings: Settings, connection: ChainConnection) -> OracleService:
+    manifest = Manifest.read(settings.resolved_manifest_path)
+    store = keystore(settings)
+    book = AccountBook(
+        store.load(name, settings.keystore_password).account for name in store.names()
+    )
+    return oracle_service(settings, connection, manifest, book)
+
+
+def run_oracle(settings: Settings, *, once: bool, console: Console) -> None:
+    with connect(settings) as connection:
+        oracle = _open_oracle(settings, connection)
+        while True:
+            report = oracle.dispatcher.run_once()
+            indexed = oracle.index()
+            if report.sent_transactions or report.confirmed_messages or indexed.events:
+                console.print(
+                    f"sent {report.sent_messages} messages in {report.sent_transactions} txs, "
+                    f"confirmed {report.confirmed_messages}, indexed {indexed.events} events"
+                )
+            if once and report.idle:
+                return
+            time.sleep(settings.poll_interval_s * (8 if report.chain_unavailable else 1))
+
+
+def outbox_status(settings: Settings) -> dict[str, int]:
+    store = OutboxStore(make_engine(settings.resolved_database_url), builtin_registry())
+    return store.count_by_status()
+
+
+def run_audit(
+    settings: Settings, *, rpc_url: str | None, manifest_path: Path | None
+) -> AuditReport:
+    try:
+        manifest = Manifest.read(manifest_path or settings.resolved_manifest_path)
+    except OracleError as error:
+        raise AuditError(str(error)) from error
+    if rpc_url is not None:
+        w3 = connect_rpc(
+            rpc_url, expected_chain_id=manifest.chain_id, timeout_s=settings.rpc_timeout_s
+        )
+        return Auditor(w3, manifest).run()
+    with connect(settings) as connection:
+        return Auditor(connection.w3, manifest).run()
