@@ -11,18 +11,19 @@ hand-assembled contract and emits one log (tests/devnode.py, storage_contract_in
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import eth_keys
 from eth_account import Account
 from eth_tester.backends.pyevm.main import _get_transaction_by_hash as stock_tx_lookup
-from web3 import Web3
 
 from oracle.chain import EmbeddedChain, iter_log_chunks
 from tests.devnode import BURN_ADDRESS, STORED_TOPIC, deploy_storage_contract
@@ -82,22 +83,33 @@ def store_calldata(i: int) -> bytes:
     return (i + 1).to_bytes(32, "big")
 
 
-def throughput(directory: Path, count: int) -> list[dict[str, Any]]:
-    rows = []
-    for name, mode in MODES.items():
-        with opened(mode, directory) as chain:
-            transfers = send_all(chain, presigned(chain, count, BURN_ADDRESS, lambda i: b""))
-            contract = deploy_storage_contract(chain.w3, "0x" + chain.dev_private_keys[0].hex())
-            calls = send_all(chain, presigned(chain, count, contract, store_calldata))
-            rows.append(
-                {
-                    "mode": name,
-                    "transfers_per_s": transfers,
-                    "calls_per_s": calls,
-                    "transactions": count,
-                }
-            )
-    return rows
+def throughput(directory: Path, count: int, rounds: int) -> list[dict[str, Any]]:
+    """Best of ``rounds`` per mode, the modes interleaved so that load from other processes
+    hits them alike."""
+    best: dict[str, dict[str, float]] = {name: {"transfers": 0.0, "calls": 0.0} for name in MODES}
+    for _ in range(rounds):
+        for name, mode in MODES.items():
+            transfers, calls = _one_round(directory, mode, count)
+            best[name]["transfers"] = max(best[name]["transfers"], transfers)
+            best[name]["calls"] = max(best[name]["calls"], calls)
+    return [
+        {
+            "mode": name,
+            "transfers_per_s": b["transfers"],
+            "calls_per_s": b["calls"],
+            "transactions": count,
+            "rounds": rounds,
+        }
+        for name, b in best.items()
+    ]
+
+
+def _one_round(directory: Path, mode: dict[str, bool], count: int) -> tuple[float, float]:
+    with opened(mode, directory) as chain:
+        transfers = send_all(chain, presigned(chain, count, BURN_ADDRESS, lambda i: b""))
+        contract = deploy_storage_contract(chain.w3, "0x" + chain.dev_private_keys[0].hex())
+        calls = send_all(chain, presigned(chain, count, contract, store_calldata))
+    return transfers, calls
 
 
 def reopen_seconds(path: Path, repeats: int = 3) -> float:
@@ -192,17 +204,20 @@ def receipt_lookup(path: Path) -> dict[str, float]:
     return {"indexed_ms": 1e3 * indexed, "stock_scan_ms": 1e3 * scanned}
 
 
-def environment() -> dict[str, str]:
+def environment() -> dict[str, object]:
+    """Versions and machine load: numbers from a busy machine are not comparable."""
     return {
         "python": platform.python_version(),
-        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1m_at_start": os.getloadavg()[0],
         "ecc_backend": type(eth_keys.KeyAPI().backend).__name__,
-        "web3": Web3.api if hasattr(Web3, "api") else "",
+        **{name: version(name) for name in ("web3", "eth-tester", "py-evm")},
     }
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"\nembedded chain ({result['environment']['ecc_backend']})")
+    env = result["environment"]
+    print(f"\nembedded chain ({env['ecc_backend']}, load {env['load_average_1m_at_start']:.1f})")
     print(f"{'mode':34} {'transfers/s':>12} {'calls/s':>10}")
     for row in result["throughput"]:
         print(f"{row['mode']:34} {row['transfers_per_s']:12.1f} {row['calls_per_s']:10.1f}")
@@ -228,12 +243,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args()
     count, checkpoints = (30, [100, 300]) if args.quick else (300, [1_000, 5_000])
+    rounds = 1 if args.quick else 3
     with tempfile.TemporaryDirectory(prefix="bench-chain-") as tmp:
         directory = Path(tmp)
-        rows = throughput(directory, count)
+        env = environment()
+        rows = throughput(directory, count, rounds)
         reopen, grown = grow_and_reopen(directory, checkpoints)
         result = {
-            "environment": environment(),
+            "environment": env,
             "throughput": rows,
             "reopen": reopen,
             "logs": log_reads(grown, checkpoints[-1]),

@@ -136,5 +136,6 @@ def _print_summary(console: Console, outcome: list[dict[str, int]], audit: Audit
     )
     for mismatch in audit.mismatches:
         console.print(
-            f"  [red]{mismatch.subject}[/]: {mismatch.check}: expected {mismatch.expected}, got {mismatch.actual}"
+            f"  [red]{mismatch.subject}[/]: {mismatch.check}: "
+            f"expected {mismatch.expected}, got {mismatch.actual}"
         )

@@ -109,7 +109,8 @@ class MarketDay:
                 f"{step}: {report.rejected_messages} rejected, errors {report.errors}"
             )
         self.console.print(
-            f"[green]{step}[/]: {report.sent_messages} messages in {report.sent_transactions} transactions"
+            f"[green]{step}[/]: {report.sent_messages} messages "
+            f"in {report.sent_transactions} transactions"
         )
 
     def run(self) -> list[dict[str, int]]:

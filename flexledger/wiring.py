@@ -8,7 +8,7 @@ from rich.console import Console
 
 from flexledger.errors import SettingsError
 from flexledger.participants import SCENARIO_PARTICIPANTS, open_participants
-from flexledger.settings import Settings
+from flexledger.settings import ChainKind, Settings
 from oracle.audit import Auditor, AuditReport
 from oracle.bindings import ContractSuite
 from oracle.chain import ChainConnection, connect, connect_rpc
@@ -26,6 +26,7 @@ from oracle.signers import AccountBook
 
 def dispatch_policy(settings: Settings) -> DispatchPolicy:
     return DispatchPolicy(
+        estimate_gas=settings.chain is not ChainKind.EMBEDDED,
         confirmations=settings.confirmations,
         batch_size=settings.outbox_batch_size,
         max_attempts=settings.outbox_max_attempts,

@@ -34,7 +34,14 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.types import TxReceipt
 
-from oracle.chain import ReceiptTimeoutError, get_logs_range, iter_log_chunks, wait_for_receipt
+from oracle.chain import (
+    ChainReorgError,
+    ConfirmationWatch,
+    ReceiptTimeoutError,
+    get_logs_range,
+    iter_log_chunks,
+    wait_for_receipt,
+)
 
 DEVNODE_DIR = Path(__file__).resolve().parent.parent / "tools" / "devnode"
 HARDHAT = DEVNODE_DIR / "node_modules" / ".bin" / "hardhat"
@@ -193,6 +200,7 @@ class ChainTarget:
     w3: Web3
     private_keys: tuple[str, ...]
     mine: Callable[[int], None]
+    rpc: Callable[..., Any]  # raw JSON-RPC (evm_snapshot, evm_revert), returns the result
 
 
 def sign_tx(
@@ -298,3 +306,30 @@ class ChainConformance:
             target.w3, tx_hash, confirmations=3, timeout_s=2, poll_interval_s=0.05
         )
         assert confirmed["blockHash"] == receipt["blockHash"]
+
+    def test_reorg_that_drops_the_transaction_is_reported(self, target: ChainTarget) -> None:
+        snapshot = target.rpc("evm_snapshot")
+        receipt = send_tx(target.w3, target.private_keys[0], to=BURN_ADDRESS, value=1)
+        watch = ConfirmationWatch(target.w3, receipt["transactionHash"], confirmations=3)
+        assert watch.poll() is None  # seen, one block deep
+        target.rpc("evm_revert", snapshot)
+        with pytest.raises(ChainReorgError) as caught:
+            watch.poll()
+        assert caught.value.new_block_hash is None
+        assert caught.value.block_hash == receipt["blockHash"]
+
+    def test_reorg_that_moves_the_transaction_is_reported(self, target: ChainTarget) -> None:
+        snapshot = target.rpc("evm_snapshot")
+        signed = sign_tx(target.w3, target.private_keys[1], to=BURN_ADDRESS, value=1)
+        receipt = send_signed(target.w3, signed)
+        watch = ConfirmationWatch(target.w3, receipt["transactionHash"], confirmations=3)
+        assert watch.poll() is None
+        target.rpc("evm_revert", snapshot)
+        target.mine(1)  # another block takes the height, the same transaction comes later
+        again = send_signed(target.w3, signed)
+        assert again["blockNumber"] == receipt["blockNumber"] + 1
+        with pytest.raises(ChainReorgError) as caught:
+            watch.poll()
+        assert caught.value.new_block_hash == again["blockHash"]
+        target.mine(2)
+        assert ConfirmationWatch(target.w3, signed.hash, confirmations=3).poll() == again

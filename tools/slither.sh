@@ -43,7 +43,6 @@ SOLC_SETTINGS='{"evmVersion": "london", "optimizer": {"enabled": true, "runs": 2
 OZ_REMAP="@openzeppelin/=contracts/solc/node_modules/@openzeppelin/"
 
 VENV="$ROOT/.venv-slither"
-STAMP="$VENV/.installed-slither-$SLITHER_VERSION-crytic-compile-$CRYTIC_COMPILE_VERSION"
 CONFIG="$ROOT/tools/slither.config.json"
 WRAPPER="$ROOT/contracts/solc/solc-wrapper"
 SHIM="$VENV/bin/flexledger-solc"
@@ -61,7 +60,21 @@ fail() {
 compgen -G "contracts/src/*.sol" >/dev/null || fail "no contracts/src/*.sol to analyse"
 
 # --- the virtual environment ------------------------------------------------------------
-if [ ! -f "$STAMP" ]; then
+# Usable when it was made at this path (a venv's scripts name their interpreter by absolute
+# path, so a copied or checked-in one is not) and holds the pinned versions.
+venv_ok() {
+    [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/slither" ] || return 1
+    [ "$(head -n 1 "$VENV/bin/slither")" = "#!$VENV/bin/python" ] || return 1
+    "$VENV/bin/python" - "$SLITHER_VERSION" "$CRYTIC_COMPILE_VERSION" 2>/dev/null <<'EOF'
+import sys
+from importlib.metadata import version
+
+wanted = {"slither-analyzer": sys.argv[1], "crytic-compile": sys.argv[2]}
+sys.exit(any(version(name) != pinned for name, pinned in wanted.items()))
+EOF
+}
+
+if ! venv_ok; then
     PY="${SLITHER_PYTHON:-}"
     if [ -z "$PY" ]; then
         for candidate in python3.11 python3.10 python3; do
@@ -82,7 +95,7 @@ if [ ! -f "$STAMP" ]; then
         rm -rf "$VENV"
         fail "could not install slither-analyzer==$SLITHER_VERSION into .venv-slither"
     fi
-    touch "$STAMP"
+    venv_ok || fail "the new .venv-slither does not hold slither-analyzer==$SLITHER_VERSION"
 fi
 
 # --- the solc shim (rewritten every run, so it always matches this script) --------------

@@ -21,6 +21,7 @@ The ten funded genesis accounts are eth-tester's well-known development keys: fo
 development only, which is why :func:`fund` exists to hand ether to participants.
 """
 
+import ast
 import fcntl
 import os
 import threading
@@ -51,9 +52,10 @@ from eth_tester.backends.pyevm.serializers import (
     serialize_transaction,
     serialize_transaction_receipt,
 )
-from eth_tester.exceptions import TransactionNotFound
+from eth_tester.exceptions import TransactionFailed, TransactionNotFound
 from eth_typing import Hash32
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 from web3.types import RPCEndpoint, RPCResponse
@@ -173,16 +175,34 @@ class _EmbeddedBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester ships 
         return bool(block.number == self.chain.header.block_number)
 
     def _find_transaction(self, tx_hash: bytes) -> tuple[BlockAPI, SignedTransactionAPI, int]:
-        pending = self.chain.get_block()
-        for index, transaction in enumerate(pending.transactions):
-            if transaction.hash == tx_hash:
-                return pending, transaction, index
+        if self.chain.header.transaction_root != BLANK_ROOT_HASH:
+            pending = self.chain.get_block()
+            for index, transaction in enumerate(pending.transactions):
+                if transaction.hash == tx_hash:
+                    return pending, transaction, index
         try:
             number, index = self.chain.chaindb.get_transaction_index(Hash32(tx_hash))
         except EVMTransactionNotFound as exc:
             raise TransactionNotFound(f"no transaction 0x{tx_hash.hex()}") from exc
         block = self.chain.get_canonical_block_by_number(number)
         return block, block.transactions[index], index
+
+
+def _as_contract_logic_error(failure: TransactionFailed) -> ContractLogicError:
+    """A revert as a JSON-RPC node reports it: ContractLogicError with the raw revert data.
+
+    web3's eth-tester glue re-raises the revert with its data rendered as text; the raw
+    bytes survive only on the original exception it was handling.
+    """
+    original: object = failure.__context__ or failure
+    raw = original.args[0] if isinstance(original, Exception) and original.args else b""
+    if isinstance(raw, Exception) and raw.args:
+        raw = raw.args[0]
+    if isinstance(raw, str) and raw[:2] in ("b'", 'b"'):
+        raw = ast.literal_eval(raw)  # eth-tester hands the revert bytes over as their repr
+    if isinstance(raw, bytes):
+        return ContractLogicError("execution reverted", data="0x" + raw.hex())
+    return ContractLogicError(f"execution reverted: {raw}", data=None)
 
 
 class _SerialTesterProvider(EthereumTesterProvider):
@@ -194,10 +214,16 @@ class _SerialTesterProvider(EthereumTesterProvider):
         endpoints["net"]["version"] = static_return(str(chain_id))
         super().__init__(tester, api_endpoints=endpoints)
         self._lock = lock
+        self.closed = False
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         with self._lock:
-            return super().make_request(method, params)
+            if self.closed:
+                raise ChainUnavailableError("the embedded chain has been closed")
+            try:
+                return super().make_request(method, params)
+            except TransactionFailed as failure:
+                raise _as_contract_logic_error(failure) from None
 
 
 class _FileLock:
@@ -313,9 +339,9 @@ class EmbeddedChain:
         self._backend = _EmbeddedBackend(chain, keys, commit)
         self._tester = EthereumTester(backend=self._backend, auto_mine_transactions=True)
         self.chain_id = ChainId(int(chain.chain_id))
-        self.w3 = Web3(_SerialTesterProvider(self._tester, self.chain_id, self._lock))
+        self._provider = _SerialTesterProvider(self._tester, self.chain_id, self._lock)
+        self.w3 = Web3(self._provider)
         self._keys = keys
-        self._closed = False
 
     @classmethod
     def open(
@@ -405,9 +431,9 @@ class EmbeddedChain:
     def close(self) -> None:
         """Commit, release the file and its lock; the object is unusable afterwards."""
         with self._lock:
-            if self._closed:
+            if self._provider.closed:
                 return
-            self._closed = True
+            self._provider.closed = True
             if self._db is not None:
                 self._db.close()
             if self._file_lock is not None:

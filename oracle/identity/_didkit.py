@@ -35,7 +35,7 @@ def _guard_exit() -> None:
     """Register the exit pause once, before the first didkit call."""
     global _guard_registered
     if not _guard_registered:
-        pass
+        atexit.register(time.sleep, _EXIT_PAUSE_S)
         _guard_registered = True
 
 

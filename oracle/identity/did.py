@@ -25,6 +25,7 @@ Errors::
     └── DidError(IdentityError, ValueError)   the text is not a valid did:ethr; says why
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Final
@@ -81,11 +82,28 @@ def format_did(address: str, network: Network = None) -> str:
     Mainnet gets the bare form; other chain ids the lower-case hex form that
     ethr-did-resolver and didkit understand.
     """
-    return str(EthrDid(_checksummed(address, address), *_network_of(network)))
+    if not isinstance(address, str) or not isinstance(network, str | int | None):
+        raise DidError(address, "format_did takes an address string and a network")
+    return _format(address, network)
 
 
 def parse_did(did: str) -> EthrDid:
     """Parse a bare did:ethr (no fragment, query or path); raise :class:`DidError` if invalid."""
+    if not isinstance(did, str):
+        raise DidError(did, f"a DID is a string, not {type(did).__name__}")
+    return _parse(did)
+
+
+# Both caches matter: verifiers parse and format the same few DIDs over and over, and the
+# EIP-55 checksum costs more than everything else in a parse. ``typed`` keeps True apart
+# from the chain id 1.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _format(address: str, network: Network) -> str:
+    return str(EthrDid(_checksummed(address, address), *_network_of(network)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(did: str) -> EthrDid:
     parts = _split(did)
     if len(parts) == 1:
         return EthrDid(_identifier(did, parts[0]), ChainId(MAINNET_CHAIN_ID))
@@ -116,8 +134,6 @@ def same_did(a: str, b: str) -> bool:
 
 def _split(did: str) -> list[str]:
     """The ':'-separated parts after ``did:ethr:``, after refusing DID URLs."""
-    if not isinstance(did, str):
-        raise DidError(did, f"a DID is a string, not {type(did).__name__}")
     if not did.startswith(DID_PREFIX):
         raise DidError(did, "must start with 'did:ethr:'")
     if any(char in did for char in "#?/"):

@@ -43,13 +43,13 @@ _DIR_MODE: Final = 0o700
 class Signer:
     """An unlocked participant key: name, address and DID, with the key behind an accessor."""
 
-    __slots__ = ("_account", "_name", "_network")
+    __slots__ = ("_account", "_did", "_name", "_network")
 
     def __init__(self, name: str, private_key: bytes, *, network: Network = None) -> None:
         self._name = name
         self._account: LocalAccount = Account.from_key(private_key)
         self._network = network
-        format_did(self._account.address, network)  # fail now on a bad network
+        self._did = format_did(self._account.address, network)  # a bad network fails here
 
     @property
     def name(self) -> str:
@@ -62,7 +62,7 @@ class Signer:
     @property
     def did(self) -> str:
         """The participant's did:ethr on the network this signer was loaded for."""
-        return format_did(self._account.address, self._network)
+        return self._did
 
     @property
     def private_key(self) -> bytes:

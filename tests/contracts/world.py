@@ -87,6 +87,11 @@ class World:
         if timestamp > self.now():
             self.tester.time_travel(timestamp)
 
+    def at(self, timestamp: int) -> int:
+        """The next transaction is mined with exactly ``timestamp`` (must be in the future)."""
+        self.tester.time_travel(timestamp)
+        return timestamp
+
     def next_nonce(self, who: Participant) -> int:
         self.nonces[who.name] = self.nonces.get(who.name, 0) + 1
         return self.nonces[who.name]

@@ -8,13 +8,15 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import eth._utils.headers
 import pytest
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
+from web3.types import RPCEndpoint
 
 from flexledger.settings import ChainKind, Settings
 from oracle.chain import ChainConnection, ConfirmationWatch, EmbeddedChain, connect
@@ -48,12 +50,21 @@ class TestEmbeddedConformance(ChainConformance):
     @pytest.fixture
     def target(self, chain: EmbeddedChain) -> ChainTarget:
         keys = tuple(_hex_key(chain, i) for i in range(4))
-        return ChainTarget(w3=chain.w3, private_keys=keys, mine=lambda n: _mine(chain, n))
+        return ChainTarget(
+            w3=chain.w3, private_keys=keys, mine=lambda n: _mine(chain, n), rpc=_rpc(chain)
+        )
 
 
 def _mine(chain: EmbeddedChain, blocks: int) -> None:
     if blocks:
         chain.mine(blocks)
+
+
+def _rpc(chain: EmbeddedChain) -> Callable[..., Any]:
+    def call(method: str, *params: Any) -> Any:
+        return chain.w3.provider.make_request(RPCEndpoint(method), list(params))["result"]
+
+    return call
 
 
 # --- chain identity and dev controls ------------------------------------------------------
@@ -163,6 +174,7 @@ def _python(script: str, *args: str) -> subprocess.Popen[str]:
 REOPEN_AND_EXTEND = """
     import json, sys
     from pathlib import Path
+from typing import Any
     from oracle.chain import EmbeddedChain
     from tests.devnode import BURN_ADDRESS, send_tx
     from tests.oracle.test_chain_embedded import chain_state
@@ -203,6 +215,7 @@ def test_state_survives_a_restart_in_a_new_process(tmp_path: Path) -> None:
 WRITE_FOREVER = """
     import sys
     from pathlib import Path
+from typing import Any
     from oracle.chain import EmbeddedChain
     from tests.devnode import BURN_ADDRESS, send_tx
 
@@ -251,6 +264,14 @@ def test_a_second_process_cannot_open_the_same_chain(tmp_path: Path) -> None:
     with EmbeddedChain.open(path), pytest.raises(ChainUnavailableError):
         EmbeddedChain.open(path)
     EmbeddedChain.open(path).close()
+
+
+def test_a_closed_chain_says_so(tmp_path: Path) -> None:
+    chain = EmbeddedChain.open(tmp_path / "chain.sqlite")
+    chain.close()
+    chain.close()  # idempotent
+    with pytest.raises(ChainUnavailableError, match="closed"):
+        chain.w3.eth.block_number  # noqa: B018 - the call is the test
 
 
 def test_reopen_with_another_chain_id_is_refused(tmp_path: Path) -> None:

@@ -6,13 +6,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from hexbytes import HexBytes
 from web3 import Web3
 
 from flexledger.settings import ChainKind, Settings
 from oracle.chain import (
-    ChainReorgError,
-    ConfirmationWatch,
     ReceiptTimeoutError,
     connect,
     connect_rpc,
@@ -27,9 +24,7 @@ from tests.devnode import (
     DevNode,
     devnode_fixture,
     ensure_installed,
-    send_signed,
     send_tx,
-    sign_tx,
 )
 
 pytestmark = pytest.mark.devnode
@@ -52,7 +47,9 @@ def _mine(node: DevNode, blocks: int) -> None:
 class TestDevnodeConformance(ChainConformance):
     @pytest.fixture
     def target(self, node: DevNode, w3: Web3) -> ChainTarget:
-        return ChainTarget(w3=w3, private_keys=node.private_keys, mine=lambda n: _mine(node, n))
+        return ChainTarget(
+            w3=w3, private_keys=node.private_keys, mine=lambda n: _mine(node, n), rpc=node.rpc
+        )
 
 
 # --- connecting ---------------------------------------------------------------------------
@@ -119,35 +116,6 @@ def test_wait_for_receipt_with_confirmations(node: DevNode, w3: Web3) -> None:
 def test_wait_for_an_unknown_transaction_times_out(w3: Web3) -> None:
     with pytest.raises(ReceiptTimeoutError):
         wait_for_receipt(w3, b"\x22" * 32, timeout_s=0.2, poll_interval_s=0.05)
-
-
-def test_reorg_that_drops_the_transaction_is_reported(node: DevNode, w3: Web3) -> None:
-    snapshot = node.rpc("evm_snapshot")
-    receipt = send_tx(w3, node.private_keys[5], to=BURN_ADDRESS, value=1)
-    watch = ConfirmationWatch(w3, receipt["transactionHash"], confirmations=3)
-    assert watch.poll() is None  # seen, one block deep
-    assert node.rpc("evm_revert", snapshot) is True
-    with pytest.raises(ChainReorgError) as caught:
-        watch.poll()
-    assert caught.value.new_block_hash is None
-    assert caught.value.block_hash == receipt["blockHash"]
-
-
-def test_reorg_that_moves_the_transaction_is_reported(node: DevNode, w3: Web3) -> None:
-    snapshot = node.rpc("evm_snapshot")
-    signed = sign_tx(w3, node.private_keys[6], to=BURN_ADDRESS, value=1)
-    receipt = send_signed(w3, signed)
-    watch = ConfirmationWatch(w3, receipt["transactionHash"], confirmations=3)
-    assert watch.poll() is None
-    node.rpc("evm_revert", snapshot)
-    _mine(node, 1)  # another block takes the height, the same transaction comes later
-    again = send_signed(w3, signed)
-    assert again["blockNumber"] == receipt["blockNumber"] + 1
-    with pytest.raises(ChainReorgError) as caught:
-        watch.poll()
-    assert caught.value.new_block_hash == HexBytes(again["blockHash"])
-    _mine(node, 2)
-    assert ConfirmationWatch(w3, again["transactionHash"], confirmations=3).poll() == again
 
 
 # --- the fixture itself -------------------------------------------------------------------

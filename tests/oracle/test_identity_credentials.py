@@ -20,6 +20,7 @@ from oracle.identity import (
     EthrDid,
     Rejection,
     Signer,
+    _didkit,
     canonical_json,
     credential_hash,
     issue_role_credential,
@@ -31,7 +32,6 @@ from oracle.identity import (
     verify_role_credential,
     verify_role_credential_async,
 )
-from oracle.identity import _didkit
 from oracle.types import Role
 
 VOLTA = 73799
@@ -47,7 +47,9 @@ FSP = Signer("fsp", b"\x03" * 32, network=VOLTA)
 ROGUE = Signer("rogue", b"\x04" * 32, network=VOLTA)
 
 
-def issue(subject: Signer = DSO, role: Role = Role.DSO, issuer: Signer = OPERATOR) -> dict[str, Any]:
+def issue(
+    subject: Signer = DSO, role: Role = Role.DSO, issuer: Signer = OPERATOR
+) -> dict[str, Any]:
     return issue_role_credential(issuer, subject.did, role, START, END, VOLTA, REGISTRY)
 
 
@@ -420,9 +422,7 @@ def test_blocking_forms_refuse_to_run_inside_an_event_loop(vc: dict[str, Any]) -
 
     with pytest.raises(RuntimeError, match="await verify_role_credential_async"):
         asyncio.run(inside())
-    result = asyncio.run(
-        verify_role_credential_async(vc, trusted_issuers=[OPERATOR.did], now=NOW)
-    )
+    result = asyncio.run(verify_role_credential_async(vc, trusted_issuers=[OPERATOR.did], now=NOW))
     assert result.role is Role.DSO
 
 
