@@ -4,16 +4,23 @@ Both the indexer and the auditor read every log of the five contracts; decoding 
 eth-abi directly keeps the auditor above a thousand settlements per second.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode
+from eth_abi.exceptions import DecodingError
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from web3.types import LogReceipt
 
 from contracts import CONTRACT_NAMES, load_artifact
+from oracle.errors import OracleError
 from oracle.manifest import Manifest
 from oracle.reverts import abi_type
+
+
+class MalformedEventError(OracleError, ValueError):
+    """A log from one of our contracts does not decode against that contract's ABI."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +67,13 @@ class EventDecoder:
         shape = self._shapes.get((contract, bytes(topics[0])))
         if shape is None:
             return None
-        args: dict[str, Any] = {}
-        for (name, topic_type), topic in zip(shape.indexed, topics[1:], strict=True):
-            (args[name],) = decode([topic_type], bytes(topic))
-        values = decode([t for _, t, _ in shape.data], bytes(log["data"]))
-        for (name, _, entry), value in zip(shape.data, values, strict=True):
-            args[name] = _named(entry, value)
+        try:
+            args = _decode_args(shape, topics[1:], bytes(log["data"]))
+        except (ValueError, DecodingError) as error:
+            raise MalformedEventError(
+                f"{contract}.{shape.name} log {log['transactionHash']!r}:{log['logIndex']} "
+                f"does not match the ABI: {error}"
+            ) from None
         return DecodedEvent(
             contract=contract,
             name=shape.name,
@@ -75,6 +83,16 @@ class EventDecoder:
             tx_hash=bytes(log["transactionHash"]),
             block_hash=bytes(log["blockHash"]),
         )
+
+
+def _decode_args(shape: _EventShape, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for (name, topic_type), topic in zip(shape.indexed, topics, strict=True):
+        (args[name],) = decode([topic_type], bytes(topic))
+    values = decode([t for _, t, _ in shape.data], data)
+    for (name, _, entry), value in zip(shape.data, values, strict=True):
+        args[name] = _named(entry, value)
+    return args
 
 
 def _shape(entry: dict[str, Any]) -> _EventShape:

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from web3 import Web3
+from web3.types import LogReceipt
 
 from oracle.audit.orders import domain_separator, order_hash, recover_signer
 from oracle.audit.report import AuditReport, Mismatch
 from oracle.audit.state import AssetState, ReplayedState, RoleWindow, SettlementState, TradeTerms
 from oracle.chain.logs import iter_log_chunks
 from oracle.errors import AuditError, ChainUnavailableError
-from oracle.events import DecodedEvent, EventDecoder
+from oracle.events import DecodedEvent, EventDecoder, MalformedEventError
 from oracle.manifest import Manifest
 from oracle.merkle import verify_proof
 from oracle.settlement_math import settle
@@ -101,9 +102,18 @@ class Auditor:
             chunk_size=self.chunk_blocks,
         )
         for chunk in chunks:
-            events = [e for e in map(self.decoder.decode, chunk.logs) if e is not None]
+            events = [e for e in map(self._decode, chunk.logs) if e is not None]
             self._fetch_timestamps({e.block_number for e in events if _needs_time(e)})
             yield events
+
+    def _decode(self, log: LogReceipt) -> DecodedEvent | None:
+        try:
+            return self.decoder.decode(log)
+        except MalformedEventError as error:
+            self._report.mismatches.append(
+                Mismatch("log", "decodes against the ABI", "well-formed", str(error), int(log["blockNumber"]))
+            )
+            return None
 
     def _fetch_timestamps(self, blocks: set[int]) -> None:
         missing = sorted(blocks - self._timestamps.keys())

@@ -223,10 +223,10 @@ def test_all_or_nothing(world: World) -> None:
 
 
 def test_divisible_fills_and_minimum(world: World) -> None:
-    buy, sell = buy_sell(world, buy={"power_w": 5_000_000}, divisible=True, min_power_w=1_000_000,
-                         sell={"power_w": 3_000_000})
+    buy, sell = buy_sell(world, divisible=True, buy={"power_w": 5_000_000, "min_power_w": 1},
+                         sell={"power_w": 3_000_000, "min_power_w": 1_000_000})
     buy_hash, sell_hash = digest(world, buy), digest(world, sell)
-    with reverts(world.market, "FillBelowMinimum", buy_hash, 999_999, 1_000_000):
+    with reverts(world.market, "FillBelowMinimum", sell_hash, 999_999, 1_000_000):
         trade(world, buy, sell, 999_999)
     trade(world, buy, sell, 2_500_000)
     # 500 kW is below the minimum but takes the sell's whole remainder
