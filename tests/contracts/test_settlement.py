@@ -26,6 +26,7 @@ from tests.contracts.world import (
     revert_data,
     send,
     signed,
+    without_dry_runs,
 )
 
 MWH = 1_000_000
@@ -158,11 +159,12 @@ def test_attested_settlement_matches_reference(
     world = deployed
     snapshot = world.tester.take_snapshot()
     try:
-        send(world.settlement.functions.setPenaltyFactor(factor), world.operator)
-        trade_id, delivery_end = make_trade(world, direction=direction, power_w=power_w,
-                                            slot_count=slot_count, price=price)
-        world.at(delivery_end)
-        event = attest(world, trade_id, baseline, metered)
+        with without_dry_runs():
+            send(world.settlement.functions.setPenaltyFactor(factor), world.operator)
+            trade_id, delivery_end = make_trade(world, direction=direction, power_w=power_w,
+                                                slot_count=slot_count, price=price)
+            world.at(delivery_end)
+            event = attest(world, trade_id, baseline, metered)
         assert outcome(event) == reference(direction, slot_count, power_w, price, baseline, metered,
                                            factor)
     finally:

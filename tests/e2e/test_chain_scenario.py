@@ -31,7 +31,7 @@ from oracle.types import Address, ChainId, Direction, Role, Side
 from tests.devnode import devnode
 
 PASSWORD = "e2e-test-password"
-ROGUE_EMITTER = "0x6016" "80600b600039" "6000f3" "3660409003806040600037602035600035826000a200"
+ROGUE_EMITTER = "0x601680600b6000396000f33660409003806040600037602035600035826000a200"
 
 
 @dataclass
@@ -45,7 +45,10 @@ class Run:
 
 def _settings(tmp: Path, **extra: object) -> Settings:
     return Settings(
-        data_dir=tmp, keystore_password=PASSWORD, keystore_scrypt_n=1024, **extra  # type: ignore[arg-type]
+        data_dir=tmp,
+        keystore_password=PASSWORD,
+        keystore_scrypt_n=1024,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -96,9 +99,20 @@ def test_audit_cli_against_the_node(run: Run) -> None:
     if run.rpc_url is None:
         pytest.skip("the embedded chain has no JSON-RPC endpoint; the CLI audit needs one")
     completed = subprocess.run(
-        [sys.executable, "-m", "flexledger.cli", "audit", "--rpc", run.rpc_url,
-         "--manifest", str(run.settings.resolved_manifest_path)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "FLEXLEDGER_DATA_DIR": "/nonexistent"},
+        [
+            sys.executable,
+            "-m",
+            "flexledger.cli",
+            "audit",
+            "--rpc",
+            run.rpc_url,
+            "--manifest",
+            str(run.settings.resolved_manifest_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FLEXLEDGER_DATA_DIR": "/nonexistent"},
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
@@ -107,9 +121,19 @@ def test_audit_cli_against_the_node(run: Run) -> None:
 
 def test_audit_cli_exit_code_2_when_it_cannot_run(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "flexledger.cli", "audit", "--rpc", "http://127.0.0.1:9",
-         "--manifest", str(tmp_path / "missing.json")],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "flexledger.cli",
+            "audit",
+            "--rpc",
+            "http://127.0.0.1:9",
+            "--manifest",
+            str(tmp_path / "missing.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert completed.returncode == 2
     assert "missing.json" in completed.stderr
@@ -127,15 +151,32 @@ def test_attestation_from_a_non_oracle_reverts(run: Run) -> None:
 def _fresh_sell_order(run: Run, maker: str, nonce: int) -> Order:
     """A new, well-formed offer by ``maker`` for one of its assets, valid for a day."""
     suite = run.suite
-    registered = suite.contract("GridRegistry").events.AssetRegistered().get_logs(
-        from_block=suite.manifest.first_block
+    registered = (
+        suite.contract("GridRegistry")
+        .events.AssetRegistered()
+        .get_logs(from_block=suite.manifest.first_block)
     )
-    asset = next(log["args"] for log in registered if log["args"]["owner"] == run.signers[maker].address)
+    asset = next(
+        log["args"] for log in registered if log["args"]["owner"] == run.signers[maker].address
+    )
     now = int(suite.w3.eth.get_block("latest")["timestamp"])
     slot = (now // 900 + 8) * 900
     node = suite.read("GridRegistry", "asset", asset["asset"])[1]
-    return Order(Address(run.signers[maker].address), Side.SELL, Direction.UP, node, asset["asset"],
-                 slot, 4, 1_000, 1_000, False, 10_000, nonce, slot)
+    return Order(
+        Address(run.signers[maker].address),
+        Side.SELL,
+        Direction.UP,
+        node,
+        asset["asset"],
+        slot,
+        4,
+        1_000,
+        1_000,
+        False,
+        10_000,
+        nonce,
+        slot,
+    )
 
 
 def _place(run: Run, order: Order, signature: bytes, sender: str) -> object:
@@ -145,8 +186,12 @@ def _place(run: Run, order: Order, signature: bytes, sender: str) -> object:
 def test_forged_signature_reverts(run: Run) -> None:
     order = _fresh_sell_order(run, "fsp-alpha", 90_001)
     suite = run.suite
-    forged = sign_order(order, run.signers["fsp-beta"].private_key, ChainId(suite.chain_id), suite.market_address)
-    error = revert_of(suite, _place(run, order, forged, "fsp-alpha"), run.signers["fsp-alpha"].address)
+    forged = sign_order(
+        order, run.signers["fsp-beta"].private_key, ChainId(suite.chain_id), suite.market_address
+    )
+    error = revert_of(
+        suite, _place(run, order, forged, "fsp-alpha"), run.signers["fsp-alpha"].address
+    )
     assert error.name == "BadSignature"
     assert error.args_by_name["maker"] == order.maker
     assert error.args_by_name["signer"] == run.signers["fsp-beta"].address
@@ -155,7 +200,9 @@ def test_forged_signature_reverts(run: Run) -> None:
 def test_signature_for_another_chain_reverts(run: Run) -> None:
     order = _fresh_sell_order(run, "fsp-alpha", 90_002)
     suite = run.suite
-    other_chain = sign_order(order, run.signers["fsp-alpha"].private_key, ChainId(246), suite.market_address)
+    other_chain = sign_order(
+        order, run.signers["fsp-alpha"].private_key, ChainId(246), suite.market_address
+    )
     error = revert_of(suite, _place(run, order, other_chain, "fsp-alpha"), order.maker)
     assert error.name == "BadSignature"
     assert error.args_by_name["signer"] != order.maker
@@ -166,7 +213,12 @@ def test_replayed_order_reverts(run: Run) -> None:
     order = _fresh_sell_order(run, "fsp-alpha", 90_003)
     signature = sign_order(order, alpha.private_key, ChainId(suite.chain_id), suite.market_address)
     call = _place(run, order, signature, "fsp-alpha")
-    receipt = _send(suite.w3, alpha.account, suite.chain_id, {"to": suite.market_address, "data": call._encode_transaction_data()})  # type: ignore[attr-defined]
+    receipt = _send(
+        suite.w3,
+        alpha.account,
+        suite.chain_id,
+        {"to": suite.market_address, "data": call._encode_transaction_data()},
+    )  # type: ignore[attr-defined]
     assert receipt["status"] == 1
     error = revert_of(suite, call, alpha.address)
     assert error.name == "NonceAlreadyUsed"
@@ -179,14 +231,32 @@ def test_audit_reports_a_settlement_that_disagrees_with_its_inputs(run: Run) -> 
     operator = signers["market-operator"].account
     rogue = _deploy_rogue(w3, operator, suite.chain_id)
     settlement_abi = suite.contract("FlexSettlement")
-    real = dict(settlement_abi.events.SettlementAttested().get_logs(from_block=suite.manifest.first_block)[1]["args"])
+    real = dict(
+        settlement_abi.events.SettlementAttested().get_logs(from_block=suite.manifest.first_block)[
+            1
+        ]["args"]
+    )
     tampered = {**real, "paymentCents": real["paymentCents"] * 10}
     # A malformed log (an unindexed event emitted with a topic) is reported, not fatal.
-    _emit(w3, operator, suite.chain_id, rogue, settlement_abi.events.PenaltyFactorChanged, {"previousBps": 0, "penaltyFactorBps": 15_000, "changedBy": operator.address})
+    _emit(
+        w3,
+        operator,
+        suite.chain_id,
+        rogue,
+        settlement_abi.events.PenaltyFactorChanged,
+        {"previousBps": 0, "penaltyFactorBps": 15_000, "changedBy": operator.address},
+    )
     _emit(w3, operator, suite.chain_id, rogue, settlement_abi.events.SettlementAttested, tampered)
     contracts = dict(suite.manifest.contracts)
-    contracts["FlexSettlement"] = DeployedContract("FlexSettlement", Address(rogue), suite.manifest.first_block, "0x", "", "")
-    lying = Manifest(suite.manifest.chain_id, contracts, suite.manifest.deployer, parameters=suite.manifest.parameters)
+    contracts["FlexSettlement"] = DeployedContract(
+        "FlexSettlement", Address(rogue), suite.manifest.first_block, "0x", "", ""
+    )
+    lying = Manifest(
+        suite.manifest.chain_id,
+        contracts,
+        suite.manifest.deployer,
+        parameters=suite.manifest.parameters,
+    )
     report = Auditor(w3, lying).run()
     checks = {(m.subject, m.check) for m in report.mismatches}
     assert (f"settlement {real['tradeId']}", "paymentCents") in checks
@@ -194,9 +264,14 @@ def test_audit_reports_a_settlement_that_disagrees_with_its_inputs(run: Run) -> 
 
 
 def _send(w3: Web3, account: object, chain_id: int, fields: dict[str, object]) -> dict[str, object]:
-    tx = {"nonce": w3.eth.get_transaction_count(account.address, "pending"), "chainId": chain_id,  # type: ignore[attr-defined]
-          "gas": 300_000, "maxFeePerGas": 2 * int(w3.eth.get_block("latest")["baseFeePerGas"]) + 10**9,
-          "maxPriorityFeePerGas": 10**9, **fields}
+    tx = {
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "chainId": chain_id,  # type: ignore[attr-defined]
+        "gas": 300_000,
+        "maxFeePerGas": 2 * int(w3.eth.get_block("latest")["baseFeePerGas"]) + 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        **fields,
+    }
     tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)  # type: ignore[attr-defined]
     return dict(w3.eth.wait_for_transaction_receipt(tx_hash))
 
@@ -205,7 +280,9 @@ def _deploy_rogue(w3: Web3, account: object, chain_id: int) -> str:
     return str(_send(w3, account, chain_id, {"data": ROGUE_EMITTER})["contractAddress"])
 
 
-def _emit(w3: Web3, account: object, chain_id: int, rogue: str, event: object, args: dict[str, object]) -> None:
+def _emit(
+    w3: Web3, account: object, chain_id: int, rogue: str, event: object, args: dict[str, object]
+) -> None:
     abi = event.abi  # type: ignore[attr-defined]
     from eth_abi import encode
     from eth_utils import event_abi_to_log_topic
