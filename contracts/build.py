@@ -234,8 +234,12 @@ def check() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         fresh = {p.name: p.read_bytes() for p in build(Path(tmp))}
     committed = {p.name: p.read_bytes() for p in ARTIFACTS_DIR.glob("*.json")}
-    problems = [f"{n}: missing from contracts/artifacts" for n in sorted(fresh.keys() - committed.keys())]
-    problems += [f"{n}: no longer built from source" for n in sorted(committed.keys() - fresh.keys())]
+    problems = [
+        f"{n}: missing from contracts/artifacts" for n in sorted(fresh.keys() - committed.keys())
+    ]
+    problems += [
+        f"{n}: no longer built from source" for n in sorted(committed.keys() - fresh.keys())
+    ]
     problems += [
         f"{n}: differs from a fresh build"
         for n in sorted(fresh.keys() & committed.keys())
@@ -245,8 +249,12 @@ def check() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m contracts.build", description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="verify committed artifacts; write nothing")
+    parser = argparse.ArgumentParser(
+        prog="python -m contracts.build", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="verify committed artifacts; write nothing"
+    )
     args = parser.parse_args(argv)
     try:
         if args.check:

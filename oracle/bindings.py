@@ -19,7 +19,7 @@ from contracts import CONTRACT_NAMES, Artifact, load_artifact
 from oracle.errors import ArtifactError, ContractRevertError
 from oracle.manifest import Manifest
 from oracle.reverts import RevertDecoder
-from oracle.types import Address, Role
+from oracle.types import Address, Role, web3_address
 
 __all__ = ["CONTRACT_NAMES", "ContractSuite", "all_abis", "artifact_hash"]
 
@@ -54,7 +54,7 @@ class ContractSuite:
                 raise ArtifactError(f"{name} is not a flexledger contract")
             abi = load_artifact(name).abi
             address = self.manifest.address_of(name)
-            self._contracts[name] = self.w3.eth.contract(address=address, abi=abi)
+            self._contracts[name] = self.w3.eth.contract(address=web3_address(address), abi=abi)
         return self._contracts[name]
 
     def read(self, name: str, function: str, *args: Any) -> Any:

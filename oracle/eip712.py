@@ -9,7 +9,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from oracle.types import Address, ChainId, Direction, Side
 

@@ -6,11 +6,13 @@ eth-abi directly keeps the auditor above a thousand settlements per second.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from eth_abi import decode
+from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_typing import ABIEvent
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from web3.types import LogReceipt
 
 from contracts import CONTRACT_NAMES, load_artifact
@@ -52,7 +54,8 @@ class EventDecoder:
         for name in CONTRACT_NAMES:
             for entry in load_artifact(name).abi:
                 if entry.get("type") == "event":
-                    self._shapes[(name, event_abi_to_log_topic(entry))] = _shape(entry)
+                    topic = event_abi_to_log_topic(cast(ABIEvent, entry))
+                    self._shapes[(name, topic)] = _shape(entry)
 
     @property
     def addresses(self) -> list[str]:

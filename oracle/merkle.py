@@ -7,7 +7,7 @@ proof is verified with ``MerkleProof.verify`` on chain.
 
 from collections.abc import Sequence
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:

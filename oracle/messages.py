@@ -11,9 +11,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from web3 import Web3
 
 from oracle.errors import OracleValueError
 from oracle.types import Address, Role
@@ -23,20 +24,24 @@ UInt32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
 UInt64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
 PositiveUInt32 = Annotated[int, Field(ge=1, le=2**32 - 1)]
 Bytes32Hex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
-AddressHex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+# Addresses are stored checksummed, so a payload has one canonical form (and one hash).
+AddressHex = Annotated[
+    str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(Web3.to_checksum_address)
+]
 
 
-class ChainView:
+class ChainView(Protocol):
     """What payload checks may ask the chain (implemented by ContractSuite)."""
 
-    chain_id: int
-    market_address: Address
+    @property
+    def chain_id(self) -> int: ...
 
-    def has_role(self, identity: Address, role: Role) -> bool:
-        raise NotImplementedError
+    @property
+    def market_address(self) -> Address: ...
 
-    def identity_owner(self, identity: Address) -> Address:
-        raise NotImplementedError
+    def has_role(self, identity: Address, role: Role) -> bool: ...
+
+    def identity_owner(self, identity: Address) -> Address: ...
 
 
 class Payload(BaseModel):

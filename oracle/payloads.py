@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from oracle.eip712 import ZERO_ADDRESS, Order, order_digest, recover_order_signer
+from oracle.eip712 import ZERO_ADDRESS, Order
 from oracle.errors import OracleValueError
 from oracle.messages import (
     AddressHex,
@@ -23,7 +23,8 @@ from oracle.messages import (
     UInt32,
     UInt64,
 )
-from oracle.types import SLOT_SECONDS, Address, ChainId, Role, Side
+from oracle.order_hashing import domain_separator, order_hash, recover_signer
+from oracle.types import SLOT_SECONDS, Address, Role, Side
 
 UInt8 = Annotated[int, Field(ge=0, le=255)]
 SignatureHex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
@@ -175,14 +176,15 @@ class OrderFields(Payload):
 
 def check_order_signature(view: ChainView, order: Order, signature: str, field: str) -> bytes:
     """The order's digest, after checking it is signed by its maker's DID owner."""
-    chain_id, market = ChainId(view.chain_id), view.market_address
-    signer = recover_order_signer(order, bytes.fromhex(signature[2:]), chain_id, market)
+    separator = domain_separator(view.chain_id, view.market_address)
+    digest = order_hash(order.as_message(), separator)
+    signer = recover_signer(digest, bytes.fromhex(signature[2:]))
     owner = view.identity_owner(order.maker)
-    if signer.lower() != owner.lower():
+    if signer is None or signer.lower() != owner.lower():
         raise OracleValueError(
             field, f"signed by {signer}, but the DID owner of {order.maker} is {owner}"
         )
-    return order_digest(order, chain_id, market)
+    return digest
 
 
 def check_maker_role(view: ChainView, order: Order, field: str) -> None:

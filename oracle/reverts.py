@@ -8,8 +8,9 @@ instead of raw hex.
 from collections.abc import Iterable
 from typing import Any
 
-from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_abi.abi import decode
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from oracle.errors import ContractRevertError

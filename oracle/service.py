@@ -21,6 +21,9 @@ from oracle.outbox.models import MessageStatus, OutboxMessage
 from oracle.outbox.store import OutboxStore
 from oracle.payloads import OrderCommitment, builtin_registry
 from oracle.types import Address
+from oracle.views import CachedChainView
+
+VIEW_TTL_S = 5.0  # publish-time checks may be this stale; the dispatcher checks again
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ class OracleService:
         self.dispatcher = Dispatcher(
             self.engine, self.suite, self.registry, self.signers, self.policy
         )
+        self.view = CachedChainView(self.suite, ttl_s=VIEW_TTL_S)
         self.indexer = EventIndexer(self.engine, self.suite, self.connection.confirmations)
 
     def publish(
@@ -55,8 +59,8 @@ class OracleService:
         spec = self.registry.spec(kind)
         parsed = spec.parse(payload)
         with suppress(ChainUnavailableError):  # accepted while the chain is down
-            spec.check_sender(self.suite, sender)
-            parsed.check_on_chain(self.suite, sender)
+            spec.check_sender(self.view, sender)
+            parsed.check_on_chain(self.view, sender)
         return self.store.publish(kind=kind, payload=parsed, sender=sender, key=key)
 
     def drain(self, timeout_s: float = 120.0) -> RoundReport:

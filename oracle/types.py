@@ -12,7 +12,9 @@ raises generation; "down" flexibility raises consumption or lowers generation.
 """
 
 from enum import IntEnum
-from typing import NewType
+from typing import NewType, cast
+
+from eth_typing import ChecksumAddress
 
 Address = NewType("Address", str)  # checksummed 0x-address
 Wei = NewType("Wei", int)
@@ -24,6 +26,11 @@ OrderHash = NewType("OrderHash", bytes)
 TxHash = NewType("TxHash", bytes)
 
 SLOT_SECONDS = 900
+
+
+def web3_address(address: str) -> ChecksumAddress:
+    """An address as web3 types it; no conversion (ours are already checksummed)."""
+    return cast(ChecksumAddress, address)
 
 
 class Role(IntEnum):

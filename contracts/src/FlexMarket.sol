@@ -162,6 +162,14 @@ contract FlexMarket is IFlexMarket, EIP712 {
     }
 
     /// @inheritdoc IFlexMarket
+    function packedTradeTerms(uint256 tradeId) external view returns (uint256 packed) {
+        TradeTerms storage terms = _trades[tradeId].terms;
+        assembly ("memory-safe") {
+            packed := sload(terms.slot)
+        }
+    }
+
+    /// @inheritdoc IFlexMarket
     function orderFilled(bytes32 orderHash) external view returns (uint32) {
         return _orders[orderHash].filledW;
     }

@@ -92,7 +92,7 @@ contract FlexSettlement is IFlexSettlement {
         (uint256 word, uint256 mask) = _position(tradeId);
         if (_attested[word] & mask == 0) revert NotAttested(tradeId);
         if (_disputed[word] & mask != 0) revert AlreadyDisputed(tradeId);
-        uint256 deadline = _deadline(_market.tradeTerms(tradeId), _config);
+        uint256 deadline = _deadline(_terms(tradeId), _config);
         if (block.timestamp >= deadline) revert DisputeWindowClosed(tradeId, deadline, block.timestamp);
         IFlexMarket.Trade memory traded = _market.trade(tradeId);
         if (msg.sender != _dids.identityOwner(traded.buyer) && msg.sender != _dids.identityOwner(traded.seller)) {
@@ -109,7 +109,7 @@ contract FlexSettlement is IFlexSettlement {
         if (_disputed[word] & mask == 0) revert NotDisputed(tradeId);
         if (_finalised[word] & mask != 0) revert AlreadyFinalised(tradeId);
         uint16 factorBps = _config.penaltyFactorBps;
-        Settlement memory result = _settle(_market.tradeTerms(tradeId), baselineWh, meteredWh, factorBps);
+        Settlement memory result = _settle(_terms(tradeId), baselineWh, meteredWh, factorBps);
         _finalised[word] |= mask;
         emit SettlementResolved(
             tradeId,
@@ -235,48 +235,52 @@ contract FlexSettlement is IFlexSettlement {
     }
 
     /**
-     * @dev Checks timing and uniqueness, computes, sets the attested bit and emits.
+     * @dev Checks timing and uniqueness, sets the attested bit and emits the computed settlement.
+     * Works on the packed terms word and stack values only: this is the per-trade hot path.
      */
     function _attest(Attestation calldata attestation, Config memory config) private {
         uint256 tradeId = attestation.tradeId;
-        IFlexMarket.TradeTerms memory terms = _existingTerms(tradeId);
+        uint256 packed = _market.packedTradeTerms(tradeId);
+        if (uint32(packed >> 88) == 0) revert UnknownTrade(tradeId);
         (uint256 word, uint256 mask) = _position(tradeId);
         uint256 bits = _attested[word];
         if (bits & mask != 0) revert AlreadyAttested(tradeId);
-        uint256 deliveryEnd = _deliveryEnd(terms);
+        uint256 deliveryEnd = uint256(uint64(packed >> 8)) + uint256(uint16(packed >> 72)) * _SLOT_SECONDS;
         if (block.timestamp < deliveryEnd) revert AttestationTooEarly(tradeId, deliveryEnd, block.timestamp);
         uint256 closesAt = deliveryEnd + config.attestationWindowS;
         if (block.timestamp > closesAt) revert AttestationWindowClosed(tradeId, closesAt, block.timestamp);
-
-        Settlement memory result = _settle(
-            terms,
-            attestation.baselineWh,
-            attestation.meteredWh,
-            config.penaltyFactorBps
-        );
         _attested[word] = bits | mask;
-        _emitAttested(attestation, result, config.penaltyFactorBps, closesAt + config.disputeWindowS);
+        _emitAttested(attestation, packed, config.penaltyFactorBps, closesAt + config.disputeWindowS);
     }
 
     /**
-     * @dev Emits {SettlementAttested} (split out to keep the stack shallow).
+     * @dev Computes and emits {SettlementAttested} (split out to keep the stack shallow).
      */
     function _emitAttested(
         Attestation calldata attestation,
-        Settlement memory result,
+        uint256 packed,
         uint16 factorBps,
         uint256 deadline
     ) private {
+        (uint64 tradedWh, uint64 deliveredWh, uint64 shortfallWh, uint256 paymentCents, uint256 penaltyCents) = _compute(
+            uint8(packed),
+            uint16(packed >> 72),
+            uint32(packed >> 88),
+            uint32(packed >> 120),
+            attestation.baselineWh,
+            attestation.meteredWh,
+            factorBps
+        );
         emit SettlementAttested(
             attestation.tradeId,
             msg.sender,
             attestation.baselineWh,
             attestation.meteredWh,
-            result.tradedWh,
-            result.deliveredWh,
-            result.shortfallWh,
-            result.paymentCents,
-            result.penaltyCents,
+            tradedWh,
+            deliveredWh,
+            shortfallWh,
+            paymentCents,
+            penaltyCents,
             factorBps,
             deadline
         );
@@ -291,7 +295,7 @@ contract FlexSettlement is IFlexSettlement {
         if (_disputed[word] & mask != 0) revert AlreadyDisputed(tradeId);
         uint256 bits = _finalised[word];
         if (bits & mask != 0) revert AlreadyFinalised(tradeId);
-        uint256 deadline = _deadline(_market.tradeTerms(tradeId), config);
+        uint256 deadline = _deadline(_terms(tradeId), config);
         if (block.timestamp < deadline) revert DisputeWindowOpen(tradeId, deadline, block.timestamp);
         _finalised[word] = bits | mask;
         emit SettlementFinalised(tradeId, msg.sender);
@@ -301,8 +305,23 @@ contract FlexSettlement is IFlexSettlement {
      * @dev The trade's terms; reverts with {UnknownTrade} if it does not exist.
      */
     function _existingTerms(uint256 tradeId) private view returns (IFlexMarket.TradeTerms memory terms) {
-        terms = _market.tradeTerms(tradeId);
+        terms = _terms(tradeId);
         if (terms.powerW == 0) revert UnknownTrade(tradeId);
+    }
+
+    /**
+     * @dev The trade's terms from the market's packed word (see {IFlexMarket-packedTradeTerms}).
+     */
+    function _terms(uint256 tradeId) private view returns (IFlexMarket.TradeTerms memory) {
+        uint256 packed = _market.packedTradeTerms(tradeId);
+        return
+            IFlexMarket.TradeTerms(
+                uint8(packed),
+                uint64(packed >> 8),
+                uint16(packed >> 72),
+                uint32(packed >> 88),
+                uint32(packed >> 120)
+            );
     }
 
     /**
@@ -313,7 +332,7 @@ contract FlexSettlement is IFlexSettlement {
     }
 
     /**
-     * @dev The settlement arithmetic; see {IFlexSettlement}.
+     * @dev The settlement arithmetic for a trade's terms, as a struct.
      */
     function _settle(
         IFlexMarket.TradeTerms memory terms,
@@ -321,27 +340,50 @@ contract FlexSettlement is IFlexSettlement {
         uint64 meteredWh,
         uint16 factorBps
     ) private pure returns (Settlement memory result) {
+        (result.tradedWh, result.deliveredWh, result.shortfallWh, result.paymentCents, result.penaltyCents) = _compute(
+            terms.direction,
+            terms.slotCount,
+            terms.powerW,
+            terms.priceCentsPerMWh,
+            baselineWh,
+            meteredWh,
+            factorBps
+        );
+    }
+
+    /**
+     * @dev The settlement arithmetic; see {IFlexSettlement}.
+     */
+    function _compute(
+        uint8 direction,
+        uint16 slotCount,
+        uint32 powerW,
+        uint32 priceCentsPerMWh,
+        uint64 baselineWh,
+        uint64 meteredWh,
+        uint16 factorBps
+    )
+        private
+        pure
+        returns (uint64 tradedWh, uint64 deliveredWh, uint64 shortfallWh, uint256 paymentCents, uint256 penaltyCents)
+    {
         // powerW < 2^32 and slotCount < 2^16, so the product fits in 48 bits: no overflow.
-        uint64 tradedWh;
         unchecked {
-            tradedWh = uint64((uint256(terms.powerW) * terms.slotCount) / _SLOTS_PER_HOUR);
+            tradedWh = uint64((uint256(powerW) * slotCount) / _SLOTS_PER_HOUR);
         }
         uint64 changeWh;
-        if (terms.direction == _DOWN) {
+        if (direction == _DOWN) {
             changeWh = meteredWh > baselineWh ? meteredWh - baselineWh : 0;
         } else {
             changeWh = baselineWh > meteredWh ? baselineWh - meteredWh : 0;
         }
-        uint64 deliveredWh = changeWh < tradedWh ? changeWh : tradedWh;
-        uint256 penaltyRate = (uint256(terms.priceCentsPerMWh) * factorBps) / _BPS;
-        result.tradedWh = tradedWh;
-        result.deliveredWh = deliveredWh;
+        deliveredWh = changeWh < tradedWh ? changeWh : tradedWh;
         // deliveredWh <= tradedWh by the clip above.
         unchecked {
-            result.shortfallWh = tradedWh - deliveredWh;
+            shortfallWh = tradedWh - deliveredWh;
         }
-        result.paymentCents = (uint256(terms.priceCentsPerMWh) * deliveredWh) / _WH_PER_MWH;
-        result.penaltyCents = (penaltyRate * result.shortfallWh) / _WH_PER_MWH;
+        paymentCents = (uint256(priceCentsPerMWh) * deliveredWh) / _WH_PER_MWH;
+        penaltyCents = (((uint256(priceCentsPerMWh) * factorBps) / _BPS) * shortfallWh) / _WH_PER_MWH;
     }
 
     /**

@@ -16,7 +16,6 @@ from typing import Any
 from web3 import Web3
 from web3.types import LogReceipt
 
-from oracle.audit.orders import domain_separator, order_hash, recover_signer
 from oracle.audit.report import AuditReport, Mismatch
 from oracle.audit.state import AssetState, ReplayedState, RoleWindow, SettlementState, TradeTerms
 from oracle.chain.logs import iter_log_chunks
@@ -24,8 +23,9 @@ from oracle.errors import AuditError, ChainUnavailableError
 from oracle.events import DecodedEvent, EventDecoder, MalformedEventError
 from oracle.manifest import Manifest
 from oracle.merkle import verify_proof
+from oracle.order_hashing import domain_separator, order_hash, recover_signer
 from oracle.settlement_math import settle
-from oracle.types import Direction, Role, Side
+from oracle.types import Direction, Role, Side, web3_address
 
 ZERO_ROOT = b"\x00" * 32
 Handler = Callable[[DecodedEvent, int], None]
@@ -88,7 +88,7 @@ class Auditor:
                 f"the manifest is for chain {self.manifest.chain_id}, the node serves {chain_id}"
             )
         for name, deployed in self.manifest.contracts.items():
-            if not self.w3.eth.get_code(deployed.address):
+            if not self.w3.eth.get_code(web3_address(deployed.address)):
                 raise AuditError(f"no code at {deployed.address} ({name}) on chain {chain_id}")
 
     def _event_chunks(self) -> Iterable[list[DecodedEvent]]:
@@ -96,7 +96,7 @@ class Auditor:
         self._report.to_block = head
         chunks = iter_log_chunks(
             self.w3,
-            self.decoder.addresses,  # type: ignore[arg-type]
+            self.decoder.addresses,
             self.manifest.first_block,
             head,
             chunk_size=self.chunk_blocks,
@@ -111,7 +111,13 @@ class Auditor:
             return self.decoder.decode(log)
         except MalformedEventError as error:
             self._report.mismatches.append(
-                Mismatch("log", "decodes against the ABI", "well-formed", str(error), int(log["blockNumber"]))
+                Mismatch(
+                    "log",
+                    "decodes against the ABI",
+                    "well-formed",
+                    str(error),
+                    int(log["blockNumber"]),
+                )
             )
             return None
 

@@ -41,6 +41,7 @@ __all__ = [
     "EmbeddedChain",
     "LogChunk",
     "ReceiptTimeoutError",
+    "close_rpc",
     "connect",
     "connect_rpc",
     "get_logs_range",

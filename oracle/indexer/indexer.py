@@ -9,16 +9,18 @@ database transaction per chunk, so a crash never skips or duplicates an event.
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
-from eth_utils import event_abi_to_log_topic
+from eth_typing import ABIElement, ABIEvent
+from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from web3.types import LogReceipt
 
 from oracle.bindings import CONTRACT_NAMES, ContractSuite
 from oracle.indexer.models import IndexedEvent, IndexerCursor
+from oracle.types import web3_address
 
 DEFAULT_CHUNK_BLOCKS = 500
 
@@ -51,7 +53,7 @@ class EventIndexer:
             HexBytes(event_abi_to_log_topic(entry)): (name, entry["name"])
             for name in CONTRACT_NAMES
             for entry in suite.contract(name).abi
-            if entry.get("type") == "event"
+            if _is_event(entry)
         }
 
     def run_once(self) -> IndexReport:
@@ -78,7 +80,9 @@ class EventIndexer:
             {
                 "fromBlock": from_block,
                 "toBlock": to_block,
-                "address": [self.suite.manifest.address_of(n) for n in CONTRACT_NAMES],
+                "address": [
+                    web3_address(self.suite.manifest.address_of(n)) for n in CONTRACT_NAMES
+                ],
             }
         )
         rows = [self._row(log) for log in logs]
@@ -114,7 +118,11 @@ class EventIndexer:
             query = select(IndexedEvent).where(IndexedEvent.chain_id == self.suite.chain_id)
             if event is not None:
                 query = query.where(IndexedEvent.event == event)
-            return list(session.exec(query.order_by(IndexedEvent.block_number)).all())
+            return list(session.exec(query.order_by(col(IndexedEvent.block_number))).all())
+
+
+def _is_event(entry: ABIElement) -> TypeGuard[ABIEvent]:
+    return entry.get("type") == "event"
 
 
 def _already_indexed(session: Session, row: IndexedEvent) -> bool:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 from web3.exceptions import ContractLogicError, TransactionNotFound
@@ -37,7 +38,8 @@ from oracle.outbox.models import (
     TransactionStatus,
     utc_now,
 )
-from oracle.types import Address
+from oracle.types import Address, web3_address
+from oracle.views import CachedChainView
 
 OPEN_MESSAGE_STATES = (MessageStatus.PENDING, MessageStatus.IN_FLIGHT)
 OPEN_TRANSACTION_STATES = (TransactionStatus.SIGNED, TransactionStatus.SENT)
@@ -98,11 +100,13 @@ class Dispatcher:
         self.signers = signers
         self.policy = policy
         self.clock = clock
+        self.view = CachedChainView(suite, ttl_s=float("inf"))
 
     # -- the loop -------------------------------------------------------------------
 
     def run_once(self) -> RoundReport:
         report = RoundReport()
+        self.view.forget()  # role and DID answers are cached for one round only
         try:
             self._reconcile(report)
             self._dispatch(report)
@@ -176,7 +180,7 @@ class Dispatcher:
     def _handle_missing_receipt(
         self, session: Session, tx: OutboxTransaction, report: RoundReport
     ) -> None:
-        mined_nonce = self.suite.w3.eth.get_transaction_count(tx.sender, "latest")
+        mined_nonce = self.suite.w3.eth.get_transaction_count(web3_address(tx.sender), "latest")
         if mined_nonce > tx.nonce:
             # The nonce was used by a transaction that is not ours (or ours was replaced).
             tx.status = TransactionStatus.DROPPED
@@ -242,7 +246,7 @@ class Dispatcher:
     ) -> None:
         sender = Address(chunk[0].sender)
         try:
-            spec.check_sender(self.suite, sender)
+            spec.check_sender(self.view, sender)
         except OracleValueError as error:
             for message in chunk:
                 self._reject(message, str(error), report)
@@ -261,12 +265,7 @@ class Dispatcher:
     ) -> Payload | None:
         try:
             payload = spec.parse(json.loads(message.payload))
-            if spec.sender_roles and not any(
-                self.suite.has_role(sender, r) for r in spec.sender_roles
-            ):
-                roles = "/".join(r.name for r in spec.sender_roles)
-                raise OracleValueError("sender", f"{sender} holds none of the roles {roles}")
-            payload.check_on_chain(self.suite, sender)
+            payload.check_on_chain(self.view, sender)
         except (OracleValueError, ContractRevertError) as error:
             self._reject(message, str(error), report)
             return None
@@ -372,7 +371,7 @@ class Dispatcher:
             .where(OutboxTransaction.sender == sender)
             .where(col(OutboxTransaction.status) != TransactionStatus.DROPPED)
         ).one()
-        on_chain = self.suite.w3.eth.get_transaction_count(sender, "pending")
+        on_chain = self.suite.w3.eth.get_transaction_count(web3_address(sender), "pending")
         return max(int(on_chain), -1 if highest is None else int(highest) + 1)
 
     def _transaction_fields(self, contract: str, nonce: int, gas: int, data: str) -> dict[str, Any]:
@@ -396,7 +395,7 @@ class Dispatcher:
 
     def _broadcast(self, tx: OutboxTransaction) -> None:
         try:
-            self.suite.w3.eth.send_raw_transaction(tx.raw_tx)
+            self.suite.w3.eth.send_raw_transaction(HexStr(tx.raw_tx))
         except ChainUnavailableError:
             raise
         except Exception as error:

@@ -110,7 +110,9 @@ def test_import_resolution_follows_solidity_rules() -> None:
     assert resolve(oz, "../math/Math.sol") == (
         "solc/node_modules/@openzeppelin/contracts/utils/math/Math.sol"
     )
-    source = '// import "x.sol";\n/* import "y.sol"; */\nimport {A} from "./a.sol";\nstring s = "//";'
+    source = (
+        '// import "x.sol";\n/* import "y.sol"; */\nimport {A} from "./a.sol";\nstring s = "//";'
+    )
     stripped = contract_build._strip_comments(source)
     assert contract_build._IMPORT.findall(stripped) == ["./a.sol"]
 

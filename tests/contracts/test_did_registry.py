@@ -1,4 +1,4 @@
-"""DIDRegistry: ERC-1056 behaviour, and signed variants bound to this chain and the owner's nonce."""
+"""DIDRegistry: ERC-1056 behaviour; signed variants bound to this chain and the owner's nonce."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def _u256(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
-def signed_hash(world: World, identity: str, fn: str, *parts: bytes, chain_id: int | None = None) -> bytes:
+def signed_hash(
+    world: World, identity: str, fn: str, *parts: bytes, chain_id: int | None = None
+) -> bytes:
     """The hash the registry expects for a signed call (see IDIDRegistry)."""
     dids = world.dids.functions
     owner = dids.identityOwner(identity).call()
@@ -40,7 +42,9 @@ def vrs(digest: bytes, key: bytes) -> tuple[int, bytes, bytes]:
 
 
 def recovered(digest: bytes, v: int, r: bytes, s: bytes) -> str:
-    return Account._recover_hash(digest, vrs=(v, int.from_bytes(r, "big"), int.from_bytes(s, "big")))
+    return Account._recover_hash(
+        digest, vrs=(v, int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+    )
 
 
 def test_identity_owns_itself_until_changed(world: World) -> None:
@@ -51,7 +55,9 @@ def test_identity_owns_itself_until_changed(world: World) -> None:
 
 
 def test_change_owner_records_block_and_emits(world: World) -> None:
-    receipt = send(world.dids.functions.changeOwner(world.fsp.address, world.spare.address), world.fsp)
+    receipt = send(
+        world.dids.functions.changeOwner(world.fsp.address, world.spare.address), world.fsp
+    )
     assert events(world.dids, receipt, "DIDOwnerChanged") == [
         {"identity": world.fsp.address, "owner": world.spare.address, "previousChange": 0}
     ]
@@ -61,7 +67,9 @@ def test_change_owner_records_block_and_emits(world: World) -> None:
     assert dids.changed(world.fsp.address).call() == receipt["blockNumber"]
     # the new owner acts; the identity's own key no longer can
     second = send(dids.changeOwner(world.fsp.address, world.fsp2.address), world.spare)
-    assert events(world.dids, second, "DIDOwnerChanged")[0]["previousChange"] == receipt["blockNumber"]
+    assert (
+        events(world.dids, second, "DIDOwnerChanged")[0]["previousChange"] == receipt["blockNumber"]
+    )
     with reverts(world.dids, "DIDNotOwner", world.fsp.address, world.fsp.address):
         send(dids.changeOwner(world.fsp.address, world.fsp.address), world.fsp)
 
@@ -118,8 +126,13 @@ def test_attributes_live_in_events(world: World) -> None:
     receipt = send(dids.setAttribute(world.dso.address, ATTR, b"\x02\xab", 86400), world.dso)
     stamp = world.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     assert events(world.dids, receipt, "DIDAttributeChanged") == [
-        {"identity": world.dso.address, "name": ATTR, "value": b"\x02\xab",
-         "validTo": stamp + 86400, "previousChange": 0}
+        {
+            "identity": world.dso.address,
+            "name": ATTR,
+            "value": b"\x02\xab",
+            "validTo": stamp + 86400,
+            "previousChange": 0,
+        }
     ]
     revoke = send(dids.revokeAttribute(world.dso.address, ATTR, b"\x02\xab"), world.dso)
     assert events(world.dids, revoke, "DIDAttributeChanged")[0]["validTo"] == 0
@@ -132,19 +145,40 @@ def _signed_calls(world: World) -> list[tuple[str, tuple[bytes, ...], Any]]:
     i, new, delegate = world.fsp.address, world.spare.address, world.fsp2.address
     return [
         ("changeOwner", (_addr(new),), lambda v, r, s: d.changeOwnerSigned(i, v, r, s, new)),
-        ("addDelegate", (VERI_KEY, _addr(delegate), _u256(600)),
-         lambda v, r, s: d.addDelegateSigned(i, v, r, s, VERI_KEY, delegate, 600)),
-        ("revokeDelegate", (VERI_KEY, _addr(delegate)),
-         lambda v, r, s: d.revokeDelegateSigned(i, v, r, s, VERI_KEY, delegate)),
-        ("setAttribute", (ATTR, b"\x07\x08", _u256(600)),
-         lambda v, r, s: d.setAttributeSigned(i, v, r, s, ATTR, b"\x07\x08", 600)),
-        ("revokeAttribute", (ATTR, b"\x07\x08"),
-         lambda v, r, s: d.revokeAttributeSigned(i, v, r, s, ATTR, b"\x07\x08")),
+        (
+            "addDelegate",
+            (VERI_KEY, _addr(delegate), _u256(600)),
+            lambda v, r, s: d.addDelegateSigned(i, v, r, s, VERI_KEY, delegate, 600),
+        ),
+        (
+            "revokeDelegate",
+            (VERI_KEY, _addr(delegate)),
+            lambda v, r, s: d.revokeDelegateSigned(i, v, r, s, VERI_KEY, delegate),
+        ),
+        (
+            "setAttribute",
+            (ATTR, b"\x07\x08", _u256(600)),
+            lambda v, r, s: d.setAttributeSigned(i, v, r, s, ATTR, b"\x07\x08", 600),
+        ),
+        (
+            "revokeAttribute",
+            (ATTR, b"\x07\x08"),
+            lambda v, r, s: d.revokeAttributeSigned(i, v, r, s, ATTR, b"\x07\x08"),
+        ),
     ]
 
 
-@pytest.mark.parametrize("index", range(5), ids=lambda n: ["changeOwner", "addDelegate",
-                         "revokeDelegate", "setAttribute", "revokeAttribute"][n])
+@pytest.mark.parametrize(
+    "index",
+    range(5),
+    ids=lambda n: [
+        "changeOwner",
+        "addDelegate",
+        "revokeDelegate",
+        "setAttribute",
+        "revokeAttribute",
+    ][n],
+)
 def test_signed_variant_valid_here_once(world: World, index: int) -> None:
     name, parts, build = _signed_calls(world)[index]
     identity = world.fsp.address

@@ -25,10 +25,15 @@ METER = keccak(text="meter:EAN-871687140000000001")
 
 def test_register_node_by_operator_for_itself(world: World) -> None:
     receipt = send(world.grid.functions.registerNode(20, NODE_DSO, world.dso.address), world.dso)
-    assert events(world.grid, receipt, "NodeRegistered") == [{
-        "nodeId": 20, "parentId": NODE_DSO, "operator": world.dso.address, "depth": 3,
-        "registeredBy": world.dso.address,
-    }]
+    assert events(world.grid, receipt, "NodeRegistered") == [
+        {
+            "nodeId": 20,
+            "parentId": NODE_DSO,
+            "operator": world.dso.address,
+            "depth": 3,
+            "registeredBy": world.dso.address,
+        }
+    ]
     assert world.grid.functions.node(20).call() == (world.dso.address, NODE_DSO, 3)
     assert world.grid.functions.node(NODE_TSO_ROOT).call() == (world.tso.address, 0, 1)
 
@@ -87,12 +92,27 @@ def test_is_at_or_below(world: World) -> None:
 def test_register_asset(world: World) -> None:
     g = world.grid.functions
     receipt = send(g.registerAsset(NEW_ASSET, METER, 3000, 4000, 7, NODE_DSO_RIGHT), world.fsp2)
-    assert events(world.grid, receipt, "AssetRegistered") == [{
-        "asset": NEW_ASSET, "owner": world.fsp2.address, "meterPointHash": METER, "upW": 3000,
-        "downW": 4000, "technology": 7, "proposedNodeId": NODE_DSO_RIGHT,
-    }]
+    assert events(world.grid, receipt, "AssetRegistered") == [
+        {
+            "asset": NEW_ASSET,
+            "owner": world.fsp2.address,
+            "meterPointHash": METER,
+            "upW": 3000,
+            "downW": 4000,
+            "technology": 7,
+            "proposedNodeId": NODE_DSO_RIGHT,
+        }
+    ]
     assert g.asset(NEW_ASSET).call() == (
-        world.fsp2.address, 0, 7, False, 3000, 4000, NODE_DSO_RIGHT, METER)
+        world.fsp2.address,
+        0,
+        7,
+        False,
+        3000,
+        4000,
+        NODE_DSO_RIGHT,
+        METER,
+    )
     assert g.assetPlacement(NEW_ASSET).call() == [world.fsp2.address, 0, False]
 
 
@@ -123,7 +143,8 @@ def test_confirm_asset_node_by_node_operator_only(world: World) -> None:
         send(g.confirmAssetNode(unknown, NODE_DSO_RIGHT), world.dso)
     receipt = send(g.confirmAssetNode(NEW_ASSET, NODE_DSO_LEFT), world.dso)
     assert events(world.grid, receipt, "AssetNodeConfirmed") == [
-        {"asset": NEW_ASSET, "nodeId": NODE_DSO_LEFT, "confirmedBy": world.dso.address}]
+        {"asset": NEW_ASSET, "nodeId": NODE_DSO_LEFT, "confirmedBy": world.dso.address}
+    ]
     assert g.assetPlacement(NEW_ASSET).call() == [world.fsp2.address, NODE_DSO_LEFT, False]
 
 
@@ -132,7 +153,8 @@ def test_capacity_update_changes_nothing_else(world: World) -> None:
     before = g.asset(ASSET_BATTERY).call()
     receipt = send(g.updateAssetCapacity(ASSET_BATTERY, 111, 222), world.fsp)
     assert events(world.grid, receipt, "AssetCapacityUpdated") == [
-        {"asset": ASSET_BATTERY, "upW": 111, "downW": 222}]
+        {"asset": ASSET_BATTERY, "upW": 111, "downW": 222}
+    ]
     after = g.asset(ASSET_BATTERY).call()
     assert after[4:6] == (111, 222)
     assert after[:4] + after[6:] == before[:4] + before[6:]
@@ -146,7 +168,8 @@ def test_retire_asset(world: World) -> None:
         send(g.retireAsset(ASSET_BATTERY), world.fsp2)
     receipt = send(g.retireAsset(ASSET_BATTERY), world.fsp)
     assert events(world.grid, receipt, "AssetRetired") == [
-        {"asset": ASSET_BATTERY, "owner": world.fsp.address}]
+        {"asset": ASSET_BATTERY, "owner": world.fsp.address}
+    ]
     assert g.assetPlacement(ASSET_BATTERY).call()[2] is True
     with reverts(world.grid, "AssetIsRetired", ASSET_BATTERY):
         send(g.retireAsset(ASSET_BATTERY), world.fsp)

@@ -9,6 +9,7 @@ model says so.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, ClassVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -56,10 +57,10 @@ class MarketMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.world.tester.revert_to_snapshot(self.snapshot)
 
-    def _maker(self, order: Order):  # noqa: ANN202 - a Participant
+    def _maker(self, order: Order):
         return self.world.dso if order.side == Side.BUY else self.world.fsp
 
-    order_shape = {
+    order_shape: ClassVar[dict[str, st.SearchStrategy[Any]]] = {
         "power_mw": st.sampled_from([2, 2, 4, 1]),
         "divisible": st.integers(0, 3).map(bool),
         "min_mw": st.integers(0, 4),
@@ -82,16 +83,26 @@ class MarketMachine(RuleBasedStateMachine):
     def place_sell(self, power_mw: int, divisible: bool, min_mw: int, reuse_nonce: bool) -> Order:
         return self._place(Side.SELL, power_mw, divisible, min_mw, reuse_nonce)
 
-    def _place(self, side: Side, power_mw: int, divisible: bool, min_mw: int,
-               reuse_nonce: bool) -> Order:
+    def _place(
+        self, side: Side, power_mw: int, divisible: bool, min_mw: int, reuse_nonce: bool
+    ) -> Order:
         w = self.world
         maker = w.dso if side == Side.BUY else w.fsp
         power = power_mw * 1_000_000
         minimum = min(min_mw * 1_000_000, power) if divisible else power
         nonce = w.nonces.get(maker.name, 0) if reuse_nonce and w.nonces.get(maker.name) else None
-        order = make_order(w, maker, side, slot_start=self.slot, power_w=power, min_power_w=minimum,
-                           divisible=divisible, price=20_000, nonce=nonce,
-                           expiry=self.slot + 30 * 86_400)
+        order = make_order(
+            w,
+            maker,
+            side,
+            slot_start=self.slot,
+            power_w=power,
+            min_power_w=minimum,
+            divisible=divisible,
+            price=20_000,
+            nonce=nonce,
+            expiry=self.slot + 30 * 86_400,
+        )
         fn = w.market.functions.placeOrder(order.as_tuple(), sign(w, order, maker))
         used = w.market.functions.nonceUsed(maker.address, order.nonce).call()
         if used:  # the nonce went to an earlier order: this one can only be placed nowhere
@@ -102,10 +113,10 @@ class MarketMachine(RuleBasedStateMachine):
         self.by_hash[digest(w, order)] = order
         return order
 
-    def _revert_name(self, fn, who) -> str | None:  # noqa: ANN001
+    def _revert_name(self, fn, who) -> str | None:
         try:
             fn.call({"from": who.address}, block_identifier="pending")
-        except Exception as exc:  # noqa: BLE001 - decoded right here
+        except Exception as exc:
             return decode_error(self.world.market.abi, revert_data(exc))[0]
         return None
 
@@ -113,8 +124,9 @@ class MarketMachine(RuleBasedStateMachine):
     def replay_signature_on_altered_order(self, order: Order) -> None:
         w = self.world
         maker = self._maker(order)
-        altered = replace(order, price_cents_per_mwh=order.price_cents_per_mwh + 1,
-                          nonce=order.nonce + 10_000)
+        altered = replace(
+            order, price_cents_per_mwh=order.price_cents_per_mwh + 1, nonce=order.nonce + 10_000
+        )
         fn = w.market.functions.placeOrder(altered.as_tuple(), sign(w, order, maker))
         assert self._revert_name(fn, maker) == "BadSignature"
 
@@ -147,7 +159,9 @@ class MarketMachine(RuleBasedStateMachine):
         candidates = sorted({0, 1_000_000, buy.min_power_w, sell.min_power_w, *remaining})
         power = data.draw(st.sampled_from(candidates), label="powerW")
         expected = power > 0 and self._predict(buy, power) and self._predict(sell, power)
-        fn = w.market.functions.recordTrade(signed(w, buy, w.dso), signed(w, sell, w.fsp), power, 20_000)
+        fn = w.market.functions.recordTrade(
+            signed(w, buy, w.dso), signed(w, sell, w.fsp), power, 20_000
+        )
         error = self._revert_name(fn, w.operator)
         assert (error is None) == expected, f"model expected success={expected}, got {error}"
         if error is not None:
@@ -170,7 +184,7 @@ class MarketMachine(RuleBasedStateMachine):
         fn = w.settlement.functions.attest((trade_id, 10_000_000, 9_000_000))
         try:
             fn.call({"from": w.oracle.address}, block_identifier="pending")
-        except Exception as exc:  # noqa: BLE001 - decoded right here
+        except Exception as exc:
             name = decode_error(w.settlement.abi, revert_data(exc))[0]
             assert name == "AlreadyAttested" and trade_id in self.attested
             return
@@ -199,5 +213,5 @@ class MarketMachine(RuleBasedStateMachine):
 def test_market_invariants(deployed: World) -> None:
     run_state_machine_as_test(
         lambda: MarketMachine(deployed),
-        settings=settings(max_examples=10, stateful_step_count=20, deadline=None),
+        settings=settings(max_examples=8, stateful_step_count=20, deadline=None),
     )

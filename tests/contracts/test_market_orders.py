@@ -42,12 +42,36 @@ def test_hash_order_equals_oracle_digest(world: World, variant: int) -> None:
     slot = first_slot(world)
     orders = [
         make_order(world, world.dso, Side.BUY, slot_start=slot),
-        make_order(world, world.fsp, Side.SELL, slot_start=slot, direction=Direction.DOWN,
-                   divisible=True, min_power_w=1, power_w=2**32 - 1, price=2**32 - 1),
-        make_order(world, world.tso, Side.BUY, slot_start=2**63, slot_count=2**16 - 1,
-                   nonce=2**64 - 1, expiry=2**64 - 1, node_id=2**32 - 1),
-        make_order(world, world.fsp2, Side.SELL, slot_start=slot, asset=ASSET_HEATPUMP,
-                   node_id=NODE_DSO_RIGHT, price=0),
+        make_order(
+            world,
+            world.fsp,
+            Side.SELL,
+            slot_start=slot,
+            direction=Direction.DOWN,
+            divisible=True,
+            min_power_w=1,
+            power_w=2**32 - 1,
+            price=2**32 - 1,
+        ),
+        make_order(
+            world,
+            world.tso,
+            Side.BUY,
+            slot_start=2**63,
+            slot_count=2**16 - 1,
+            nonce=2**64 - 1,
+            expiry=2**64 - 1,
+            node_id=2**32 - 1,
+        ),
+        make_order(
+            world,
+            world.fsp2,
+            Side.SELL,
+            slot_start=slot,
+            asset=ASSET_HEATPUMP,
+            node_id=NODE_DSO_RIGHT,
+            price=0,
+        ),
     ]
     order = orders[variant]
     assert world.market.functions.hashOrder(order.as_tuple()).call() == digest(world, order)
@@ -56,8 +80,9 @@ def test_hash_order_equals_oracle_digest(world: World, variant: int) -> None:
 def test_place_order_emits_order_and_signature(world: World) -> None:
     order = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world))
     signature = sign(world, order, world.dso)
-    assert recover_order_signer(order, signature, world.chain_id, Address(world.market.address)) == (
-        world.dso.address)
+    assert recover_order_signer(
+        order, signature, world.chain_id, Address(world.market.address)
+    ) == (world.dso.address)
     receipt = send(world.market.functions.placeOrder(order.as_tuple(), signature), world.dso)
     [event] = events(world.market, receipt, "OrderPlaced")
     assert event["orderHash"] == digest(world, order)
@@ -93,7 +118,11 @@ def test_nonce_is_placed_once(world: World) -> None:
     ("changes", "error", "args"),
     [
         ({"power_w": 0, "min_power_w": 0}, "ZeroPower", ()),
-        ({"min_power_w": 3_000_000, "divisible": True}, "MinPowerAbovePower", (3_000_000, 2_000_000)),
+        (
+            {"min_power_w": 3_000_000, "divisible": True},
+            "MinPowerAbovePower",
+            (3_000_000, 2_000_000),
+        ),
         ({"min_power_w": 1_000_000}, "IndivisibleMinPower", (1_000_000, 2_000_000)),
         ({"slot_count": 0}, "ZeroSlotCount", ()),
         ({"slot_start_offset": 450}, "SlotNotAligned", ("slot_start",)),
@@ -124,7 +153,9 @@ def test_expired_order(world: World) -> None:
 
 
 def test_expiry_is_exclusive(world: World) -> None:
-    order = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world), expiry=world.now() + 50)
+    order = make_order(
+        world, world.dso, Side.BUY, slot_start=first_slot(world), expiry=world.now() + 50
+    )
     world.at(order.expiry - 1)
     place(world, order)
 
@@ -144,19 +175,38 @@ def test_maker_roles(world: World) -> None:
 
 def test_sell_asset_checks(world: World) -> None:
     slot = first_slot(world)
-    foreign = make_order(world, world.fsp, Side.SELL, slot_start=slot, asset=ASSET_HEATPUMP,
-                         node_id=NODE_DSO_RIGHT)
-    with reverts(world.market, "AssetNotOwnedByMaker", digest(world, foreign), ASSET_HEATPUMP,
-                 world.fsp2.address, world.fsp.address):
+    foreign = make_order(
+        world, world.fsp, Side.SELL, slot_start=slot, asset=ASSET_HEATPUMP, node_id=NODE_DSO_RIGHT
+    )
+    with reverts(
+        world.market,
+        "AssetNotOwnedByMaker",
+        digest(world, foreign),
+        ASSET_HEATPUMP,
+        world.fsp2.address,
+        world.fsp.address,
+    ):
         place(world, foreign)
     unknown_asset = Address(to_checksum_address("0x" + "c3" * 20))
     unknown = make_order(world, world.fsp, Side.SELL, slot_start=slot, asset=unknown_asset)
-    with reverts(world.market, "AssetNotOwnedByMaker", digest(world, unknown), unknown_asset, ZERO,
-                 world.fsp.address):
+    with reverts(
+        world.market,
+        "AssetNotOwnedByMaker",
+        digest(world, unknown),
+        unknown_asset,
+        ZERO,
+        world.fsp.address,
+    ):
         place(world, unknown)
     wrong_node = make_order(world, world.fsp, Side.SELL, slot_start=slot, node_id=NODE_DSO_RIGHT)
-    with reverts(world.market, "AssetNodeMismatch", digest(world, wrong_node), ASSET_BATTERY,
-                 NODE_DSO_LEFT, NODE_DSO_RIGHT):
+    with reverts(
+        world.market,
+        "AssetNodeMismatch",
+        digest(world, wrong_node),
+        ASSET_BATTERY,
+        NODE_DSO_LEFT,
+        NODE_DSO_RIGHT,
+    ):
         place(world, wrong_node)
     send(world.grid.functions.retireAsset(ASSET_BATTERY), world.fsp)
     retired = make_order(world, world.fsp, Side.SELL, slot_start=slot)
@@ -176,7 +226,9 @@ def test_signature_checks(world: World) -> None:
     order = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world))
     order_hash = digest(world, order)
     place_fn = world.market.functions.placeOrder
-    with reverts(world.market, "BadSignature", order_hash, world.dso.address, world.outsider.address):
+    with reverts(
+        world.market, "BadSignature", order_hash, world.dso.address, world.outsider.address
+    ):
         send(place_fn(order.as_tuple(), sign(world, order, world.outsider)), world.dso)
     good = sign(world, order, world.dso)
     with reverts(world.market, "BadSignature", order_hash, world.dso.address, ZERO):
@@ -192,7 +244,9 @@ def test_signature_checks(world: World) -> None:
 def test_signer_follows_did_owner(world: World) -> None:
     send(world.dids.functions.changeOwner(world.dso.address, world.spare.address), world.dso)
     order = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world))
-    with reverts(world.market, "BadSignature", digest(world, order), world.dso.address, world.dso.address):
+    with reverts(
+        world.market, "BadSignature", digest(world, order), world.dso.address, world.dso.address
+    ):
         place(world, order, signer=world.dso)
     place(world, order, signer=world.spare)
 
@@ -201,11 +255,14 @@ def test_cancel_order(world: World) -> None:
     order = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world))
     order_hash = digest(world, order)
     cancel = world.market.functions.cancelOrder(order.as_tuple())
-    with reverts(world.market, "NotOrderOwner", order_hash, world.dso.address, world.outsider.address):
+    with reverts(
+        world.market, "NotOrderOwner", order_hash, world.dso.address, world.outsider.address
+    ):
         send(cancel, world.outsider)
     receipt = send(cancel, world.dso)
     assert events(world.market, receipt, "OrderCancelled") == [
-        {"orderHash": order_hash, "maker": world.dso.address}]
+        {"orderHash": order_hash, "maker": world.dso.address}
+    ]
     assert world.market.functions.isCancelled(order_hash).call()
     with reverts(world.market, "OrderAlreadyCancelled", order_hash):
         send(cancel, world.dso)
@@ -215,7 +272,9 @@ def test_cancel_by_did_owner(world: World) -> None:
     send(world.dids.functions.changeOwner(world.fsp.address, world.spare.address), world.fsp)
     order = make_order(world, world.fsp, Side.SELL, slot_start=first_slot(world))
     cancel = world.market.functions.cancelOrder(order.as_tuple())
-    with reverts(world.market, "NotOrderOwner", digest(world, order), world.fsp.address, world.fsp.address):
+    with reverts(
+        world.market, "NotOrderOwner", digest(world, order), world.fsp.address, world.fsp.address
+    ):
         send(cancel, world.fsp)
     send(cancel, world.spare)
 
@@ -226,7 +285,8 @@ def test_commit_root_matches_python_tree(world: World, count: int) -> None:
     receipt = send(world.market.functions.commitOrderBatch(leaves), world.oracle)
     root = merkle.root(leaves)
     assert events(world.market, receipt, "OrderBatchCommitted") == [
-        {"root": root, "count": count, "committer": world.oracle.address}]
+        {"root": root, "count": count, "committer": world.oracle.address}
+    ]
     stamp = world.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     assert world.market.functions.batchCommittedAt(root).call() == stamp
     for index in range(count):

@@ -80,6 +80,13 @@ def test_record_trade_stores_terms_and_logs_everything(world: World) -> None:
     terms = (int(Direction.UP), buy.slot_start, 4, 2_000_000, 20_000)
     assert m.trade(1).call() == (terms, world.dso.address, world.fsp.address, ASSET_BATTERY)
     assert m.tradeTerms(1).call() == terms
+    packed = m.packedTradeTerms(1).call()
+    widths = (8, 64, 16, 32, 32)
+    offsets = (0, 8, 72, 88, 120)
+    assert (
+        tuple((packed >> o) & ((1 << w) - 1) for o, w in zip(offsets, widths, strict=True)) == terms
+    )
+    assert packed >> 152 == 0
     assert m.tradeCount().call() == 1
     assert m.orderFilled(buy_hash).call() == 2_000_000
     assert m.orderFilled(sell_hash).call() == 2_000_000
@@ -95,8 +102,9 @@ def test_unknown_trade(world: World) -> None:
 
 def test_only_market_operator_records(world: World) -> None:
     buy, sell = buy_sell(world)
-    fn = world.market.functions.recordTrade(signed(world, buy, world.dso), signed(world, sell, world.fsp),
-                                            2_000_000, 20_000)
+    fn = world.market.functions.recordTrade(
+        signed(world, buy, world.dso), signed(world, sell, world.fsp), 2_000_000, 20_000
+    )
     with reverts(world.market, "MissingRole", world.oracle.address, int(Role.MARKET_OPERATOR)):
         send(fn, world.oracle)
 
@@ -111,8 +119,11 @@ def test_trade_with_orders_proven_against_a_1000_order_batch(world: World) -> No
     root = merkle.root(leaves)
     buy_proof, sell_proof = merkle.proof(leaves, buy_at), merkle.proof(leaves, sell_at)
     assert len(buy_proof) == 10
-    receipt = trade(world, signed(world, buy, world.dso, root=root, proof=buy_proof),
-                    signed(world, sell, world.fsp, root=root, proof=sell_proof))
+    receipt = trade(
+        world,
+        signed(world, buy, world.dso, root=root, proof=buy_proof),
+        signed(world, sell, world.fsp, root=root, proof=sell_proof),
+    )
     [event] = events(world.market, receipt, "TradeRecorded")
     assert event["buy"]["root"] == root and event["buy"]["proof"] == buy_proof
     # the last, promoted leaf of an odd batch has a shorter proof and still verifies
@@ -133,7 +144,11 @@ def test_batch_publication_errors(world: World) -> None:
     with reverts(world.market, "InvalidProof", buy_hash, root):
         trade(world, signed(world, buy, world.dso, root=root, proof=[os.urandom(32)]), sell_signed)
     with reverts(world.market, "ProofTooLong", 17, 16):
-        trade(world, signed(world, buy, world.dso, root=root, proof=[os.urandom(32)] * 17), sell_signed)
+        trade(
+            world,
+            signed(world, buy, world.dso, root=root, proof=[os.urandom(32)] * 17),
+            sell_signed,
+        )
     with reverts(world.market, "OrderNotPlaced", buy_hash, world.dso.address, buy.nonce):
         trade(world, buy, sell_signed)
     trade(world, signed(world, buy, world.dso, root=root, proof=good_proof), sell_signed)
@@ -148,7 +163,9 @@ def test_wrong_sides(world: World) -> None:
 def test_trade_time_checks_signature_expiry_and_cancellation(world: World) -> None:
     buy, sell = buy_sell(world, buy={"expiry": world.now() + 500})
     bad = signed(world, buy, world.outsider)
-    with reverts(world.market, "BadSignature", digest(world, buy), world.dso.address, world.outsider.address):
+    with reverts(
+        world.market, "BadSignature", digest(world, buy), world.dso.address, world.outsider.address
+    ):
         trade(world, bad, sell)
     send(world.market.functions.cancelOrder(sell.as_tuple()), world.fsp)
     with reverts(world.market, "OrderIsCancelled", digest(world, sell)):
@@ -196,12 +213,16 @@ def test_sell_asset_must_sit_below_buy_node(world: World) -> None:
     buy, sell = buy_sell(world, buy={"node_id": NODE_DSO_RIGHT})
     with reverts(world.market, "AssetNotBelowNode", ASSET_BATTERY, sell.node_id, NODE_DSO_RIGHT):
         trade(world, buy, sell)
-    buy, sell = buy_sell(world, buy={"node_id": NODE_DSO}, sell={"asset": ASSET_ELSEWHERE,
-                                                                 "node_id": NODE_OTHER_ROOT})
+    buy, sell = buy_sell(
+        world,
+        buy={"node_id": NODE_DSO},
+        sell={"asset": ASSET_ELSEWHERE, "node_id": NODE_OTHER_ROOT},
+    )
     with reverts(world.market, "AssetNotBelowNode", ASSET_ELSEWHERE, NODE_OTHER_ROOT, NODE_DSO):
         trade(world, buy, sell)
-    tso_buy = make_order(world, world.tso, Side.BUY, slot_start=buy.slot_start, node_id=NODE_TSO_ROOT,
-                         price=25_000)
+    tso_buy = make_order(
+        world, world.tso, Side.BUY, slot_start=buy.slot_start, node_id=NODE_TSO_ROOT, price=25_000
+    )
     place(world, tso_buy)
     _, sell = buy_sell(world)
     trade(world, signed(world, tso_buy, world.tso), sell)
@@ -223,8 +244,12 @@ def test_all_or_nothing(world: World) -> None:
 
 
 def test_divisible_fills_and_minimum(world: World) -> None:
-    buy, sell = buy_sell(world, divisible=True, buy={"power_w": 5_000_000, "min_power_w": 1},
-                         sell={"power_w": 3_000_000, "min_power_w": 1_000_000})
+    buy, sell = buy_sell(
+        world,
+        divisible=True,
+        buy={"power_w": 5_000_000, "min_power_w": 1},
+        sell={"power_w": 3_000_000, "min_power_w": 1_000_000},
+    )
     buy_hash, sell_hash = digest(world, buy), digest(world, sell)
     with reverts(world.market, "FillBelowMinimum", sell_hash, 999_999, 1_000_000):
         trade(world, buy, sell, 999_999)
@@ -242,8 +267,9 @@ def test_divisible_fills_and_minimum(world: World) -> None:
 
 
 def test_one_order_per_maker_nonce(world: World) -> None:
-    buy, sell = buy_sell(world, placed=False, buy={"divisible": True, "min_power_w": 1,
-                                                    "power_w": 4_000_000})
+    buy, sell = buy_sell(
+        world, placed=False, buy={"divisible": True, "min_power_w": 1, "power_w": 4_000_000}
+    )
     twin = replace(sell, price_cents_per_mwh=14_000)  # same maker and nonce, another order
     leaves = [digest(world, buy), digest(world, sell), digest(world, twin)]
     send(world.market.functions.commitOrderBatch(leaves), world.oracle)
@@ -253,16 +279,19 @@ def test_one_order_per_maker_nonce(world: World) -> None:
         return signed(world, order, who, root=root, proof=merkle.proof(leaves, index))
 
     trade(world, proven(buy, 0, world.dso), proven(sell, 1, world.fsp))
-    with reverts(world.market, "NonceClaimedByOtherOrder", world.fsp.address, sell.nonce,
-                 digest(world, sell)):
+    with reverts(
+        world.market, "NonceClaimedByOtherOrder", world.fsp.address, sell.nonce, digest(world, sell)
+    ):
         trade(world, proven(buy, 0, world.dso), proven(twin, 2, world.fsp))
 
 
 def test_record_trades_batch(world: World) -> None:
     first = buy_sell(world)
     second = buy_sell(world)
-    inputs = [(signed(world, b, world.dso), signed(world, s, world.fsp), 2_000_000, 20_000)
-              for b, s in (first, second)]
+    inputs = [
+        (signed(world, b, world.dso), signed(world, s, world.fsp), 2_000_000, 20_000)
+        for b, s in (first, second)
+    ]
     record = world.market.functions.recordTrades
     assert record(inputs).call({"from": world.operator.address}) == 1
     receipt = send(record(inputs), world.operator)

@@ -14,8 +14,14 @@ CREDENTIAL = keccak(text="vc:dso-licence")
 
 def test_role_ids_match_oracle_types(world: World) -> None:
     r = world.roles.functions
-    assert [r.MARKET_OPERATOR().call(), r.DSO().call(), r.TSO().call(), r.FSP().call(),
-            r.ORACLE().call(), r.AUDITOR().call()] == [int(x) for x in Role]
+    assert [
+        r.MARKET_OPERATOR().call(),
+        r.DSO().call(),
+        r.TSO().call(),
+        r.FSP().call(),
+        r.ORACLE().call(),
+        r.AUDITOR().call(),
+    ] == [int(x) for x in Role]
 
 
 def test_deployer_is_market_operator_forever(world: World) -> None:
@@ -25,30 +31,50 @@ def test_deployer_is_market_operator_forever(world: World) -> None:
     assert roles.functions.hasRole(world.outsider.address, Role.MARKET_OPERATOR).call()
     assert roles.functions.marketOperatorCount().call() == 1
     logs = roles.events.RoleGranted().get_logs(from_block=0)
-    assert [dict(e["args"]) for e in logs] == [{
-        "identity": world.outsider.address, "role": 1, "credentialHash": b"\0" * 32,
-        "validFrom": grant[1], "validUntil": FOREVER, "grantedBy": world.outsider.address,
-    }]
+    assert [dict(e["args"]) for e in logs] == [
+        {
+            "identity": world.outsider.address,
+            "role": 1,
+            "credentialHash": b"\0" * 32,
+            "validFrom": grant[1],
+            "validUntil": FOREVER,
+            "grantedBy": world.outsider.address,
+        }
+    ]
 
 
 def test_grant_sets_window_and_emits(world: World) -> None:
     now = world.now()
     fn = world.roles.functions.grantRole(world.spare.address, Role.DSO, CREDENTIAL, now, now + 1000)
     receipt = send(fn, world.operator)
-    assert events(world.roles, receipt, "RoleGranted") == [{
-        "identity": world.spare.address, "role": 2, "credentialHash": CREDENTIAL,
-        "validFrom": now, "validUntil": now + 1000, "grantedBy": world.operator.address,
-    }]
+    assert events(world.roles, receipt, "RoleGranted") == [
+        {
+            "identity": world.spare.address,
+            "role": 2,
+            "credentialHash": CREDENTIAL,
+            "validFrom": now,
+            "validUntil": now + 1000,
+            "grantedBy": world.operator.address,
+        }
+    ]
     assert world.roles.functions.roleGrant(world.spare.address, Role.DSO).call() == (
-        CREDENTIAL, now, now + 1000, False)
+        CREDENTIAL,
+        now,
+        now + 1000,
+        False,
+    )
     assert world.roles.functions.hasRole(world.spare.address, Role.DSO).call()
     assert not world.roles.functions.hasRole(world.spare.address, Role.TSO).call()
 
 
 def test_role_held_only_inside_window(world: World) -> None:
     start = world.now() + 100
-    send(world.roles.functions.grantRole(world.spare.address, Role.FSP, CREDENTIAL, start, start + 50),
-         world.operator)
+    send(
+        world.roles.functions.grantRole(
+            world.spare.address, Role.FSP, CREDENTIAL, start, start + 50
+        ),
+        world.operator,
+    )
     has = world.roles.functions.hasRole(world.spare.address, Role.FSP)
     assert not has.call(block_identifier="pending")
     world.travel_to(start)
@@ -62,10 +88,14 @@ def test_role_held_only_inside_window(world: World) -> None:
 def test_revoke_and_regrant(world: World) -> None:
     roles = world.roles.functions
     receipt = send(roles.revokeRole(world.dso.address, Role.DSO), world.operator)
-    assert events(world.roles, receipt, "RoleRevoked") == [{
-        "identity": world.dso.address, "role": 2,
-        "credentialHash": keccak(text="credential:dso:DSO"), "revokedBy": world.operator.address,
-    }]
+    assert events(world.roles, receipt, "RoleRevoked") == [
+        {
+            "identity": world.dso.address,
+            "role": 2,
+            "credentialHash": keccak(text="credential:dso:DSO"),
+            "revokedBy": world.operator.address,
+        }
+    ]
     assert not roles.hasRole(world.dso.address, Role.DSO).call()
     assert roles.roleGrant(world.dso.address, Role.DSO).call()[3] is True
     with reverts(world.roles, "RoleNotGranted", world.dso.address, 2):
@@ -106,9 +136,15 @@ def test_last_market_operator_cannot_be_revoked(world: World) -> None:
     roles = world.roles.functions
     with reverts(world.roles, "LastMarketOperator", world.operator.address):
         send(roles.revokeRole(world.operator.address, Role.MARKET_OPERATOR), world.operator)
-    send(roles.grantRole(world.spare.address, Role.MARKET_OPERATOR, CREDENTIAL, 0, FOREVER), world.operator)
+    send(
+        roles.grantRole(world.spare.address, Role.MARKET_OPERATOR, CREDENTIAL, 0, FOREVER),
+        world.operator,
+    )
     # re-granting an active operator does not count twice
-    send(roles.grantRole(world.spare.address, Role.MARKET_OPERATOR, CREDENTIAL, 0, FOREVER), world.operator)
+    send(
+        roles.grantRole(world.spare.address, Role.MARKET_OPERATOR, CREDENTIAL, 0, FOREVER),
+        world.operator,
+    )
     assert roles.marketOperatorCount().call() == 2
     send(roles.revokeRole(world.operator.address, Role.MARKET_OPERATOR), world.spare)
     assert roles.marketOperatorCount().call() == 1

@@ -22,8 +22,8 @@ from tests.contracts.world import (
     first_slot,
     make_order,
     place,
-    reverts,
     revert_data,
+    reverts,
     send,
     signed,
     without_dry_runs,
@@ -41,70 +41,140 @@ class Expected:
     penalty_cents: int
 
 
-def reference(direction: int, slot_count: int, power_w: int, price: int, baseline_wh: int,
-              metered_wh: int, factor_bps: int) -> Expected:
+def reference(
+    direction: int,
+    slot_count: int,
+    power_w: int,
+    price: int,
+    baseline_wh: int,
+    metered_wh: int,
+    factor_bps: int,
+) -> Expected:
     """The settlement rule as written in IFlexSettlement, in plain Python integers."""
     traded = power_w * slot_count * 900 // 3600
     change = baseline_wh - metered_wh if direction == Direction.UP else metered_wh - baseline_wh
     delivered = min(max(change, 0), traded)
     shortfall = traded - delivered
     penalty_rate = price * factor_bps // 10_000
-    return Expected(traded, delivered, shortfall, price * delivered // MWH,
-                    penalty_rate * shortfall // MWH)
+    return Expected(
+        traded, delivered, shortfall, price * delivered // MWH, penalty_rate * shortfall // MWH
+    )
 
 
-def make_trade(world: World, *, direction: Direction = Direction.UP, power_w: int = 2_000_000,
-               slot_count: int = 4, price: int = 20_000) -> tuple[int, int]:
+def make_trade(
+    world: World,
+    *,
+    direction: Direction = Direction.UP,
+    power_w: int = 2_000_000,
+    slot_count: int = 4,
+    price: int = 20_000,
+) -> tuple[int, int]:
     """Records one trade; returns (trade id, delivery end)."""
     slot = first_slot(world)
-    common = {"slot_start": slot, "direction": direction, "power_w": power_w, "slot_count": slot_count,
-              "price": price}
+    common = {
+        "slot_start": slot,
+        "direction": direction,
+        "power_w": power_w,
+        "slot_count": slot_count,
+        "price": price,
+    }
     buy = make_order(world, world.dso, Side.BUY, **common)
     sell = make_order(world, world.fsp, Side.SELL, **common)
     place(world, buy)
     place(world, sell)
-    fn = world.market.functions.recordTrade(signed(world, buy, world.dso), signed(world, sell, world.fsp),
-                                            power_w, price)
+    fn = world.market.functions.recordTrade(
+        signed(world, buy, world.dso), signed(world, sell, world.fsp), power_w, price
+    )
     receipt = send(fn, world.operator)
     trade_id = events(world.market, receipt, "TradeRecorded")[0]["tradeId"]
     return trade_id, slot + slot_count * SLOT_S
 
 
 def attest(world: World, trade_id: int, baseline_wh: int, metered_wh: int) -> dict:
-    receipt = send(world.settlement.functions.attest((trade_id, baseline_wh, metered_wh)), world.oracle)
+    receipt = send(
+        world.settlement.functions.attest((trade_id, baseline_wh, metered_wh)), world.oracle
+    )
     return events(world.settlement, receipt, "SettlementAttested")[0]
 
 
 def outcome(event: dict) -> Expected:
-    return Expected(event["tradedWh"], event["deliveredWh"], event["shortfallWh"],
-                    event["paymentCents"], event["penaltyCents"])
+    return Expected(
+        event["tradedWh"],
+        event["deliveredWh"],
+        event["shortfallWh"],
+        event["paymentCents"],
+        event["penaltyCents"],
+    )
 
 
 # --- arithmetic --------------------------------------------------------------------------------
 
 HAND_CASES = [
     # USEF shape: 10 MW baseline for an hour, 2 MW up ordered, nothing delivered
-    ("usef-nothing-delivered", Direction.UP, 10 * MWH, 10 * MWH, Expected(2 * MWH, 0, 2 * MWH, 0, 60_000)),
+    (
+        "usef-nothing-delivered",
+        Direction.UP,
+        10 * MWH,
+        10 * MWH,
+        Expected(2 * MWH, 0, 2 * MWH, 0, 60_000),
+    ),
     ("full-delivery", Direction.UP, 10 * MWH, 8 * MWH, Expected(2 * MWH, 2 * MWH, 0, 40_000, 0)),
-    ("over-delivery-clipped", Direction.UP, 10 * MWH, 7 * MWH, Expected(2 * MWH, 2 * MWH, 0, 40_000, 0)),
-    ("partial", Direction.UP, 10 * MWH, 9_500_000, Expected(2 * MWH, 500_000, 1_500_000, 10_000, 45_000)),
-    ("up-but-consumed-more", Direction.UP, 10 * MWH, 11 * MWH, Expected(2 * MWH, 0, 2 * MWH, 0, 60_000)),
-    ("down-partial", Direction.DOWN, 1 * MWH, 2_500_000,
-     Expected(2 * MWH, 1_500_000, 500_000, 30_000, 15_000)),
+    (
+        "over-delivery-clipped",
+        Direction.UP,
+        10 * MWH,
+        7 * MWH,
+        Expected(2 * MWH, 2 * MWH, 0, 40_000, 0),
+    ),
+    (
+        "partial",
+        Direction.UP,
+        10 * MWH,
+        9_500_000,
+        Expected(2 * MWH, 500_000, 1_500_000, 10_000, 45_000),
+    ),
+    (
+        "up-but-consumed-more",
+        Direction.UP,
+        10 * MWH,
+        11 * MWH,
+        Expected(2 * MWH, 0, 2 * MWH, 0, 60_000),
+    ),
+    (
+        "down-partial",
+        Direction.DOWN,
+        1 * MWH,
+        2_500_000,
+        Expected(2 * MWH, 1_500_000, 500_000, 30_000, 15_000),
+    ),
     ("down-over-delivered", Direction.DOWN, 0, 5 * MWH, Expected(2 * MWH, 2 * MWH, 0, 40_000, 0)),
-    ("down-but-consumed-less", Direction.DOWN, 3 * MWH, 2 * MWH, Expected(2 * MWH, 0, 2 * MWH, 0, 60_000)),
+    (
+        "down-but-consumed-less",
+        Direction.DOWN,
+        3 * MWH,
+        2 * MWH,
+        Expected(2 * MWH, 0, 2 * MWH, 0, 60_000),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("direction", "baseline", "metered", "expected"),
-                         [c[1:] for c in HAND_CASES], ids=[c[0] for c in HAND_CASES])
-def test_hand_computed_settlements(world: World, direction: Direction, baseline: int, metered: int,
-                                   expected: Expected) -> None:
+@pytest.mark.parametrize(
+    ("direction", "baseline", "metered", "expected"),
+    [c[1:] for c in HAND_CASES],
+    ids=[c[0] for c in HAND_CASES],
+)
+def test_hand_computed_settlements(
+    world: World, direction: Direction, baseline: int, metered: int, expected: Expected
+) -> None:
     # 2 MW for 4 slots at 200 EUR/MWh, penalty factor 1.5
     trade_id, delivery_end = make_trade(world, direction=direction)
     assert world.settlement.functions.quoteSettlement(trade_id, baseline, metered).call() == (
-        expected.traded_wh, expected.delivered_wh, expected.shortfall_wh, expected.payment_cents,
-        expected.penalty_cents)
+        expected.traded_wh,
+        expected.delivered_wh,
+        expected.shortfall_wh,
+        expected.payment_cents,
+        expected.penalty_cents,
+    )
     world.at(delivery_end)
     event = attest(world, trade_id, baseline, metered)
     assert outcome(event) == expected
@@ -119,7 +189,12 @@ def test_rounding_is_down_at_every_step(world: World) -> None:
     # 7 W x 3 slots = 5.25 Wh -> 5; price 333 c/MWh; factor 3333 bps -> rate 110.9889 -> 110
     assert compute(0, 3, 7, 333, 5, 2, 3333).call() == (5, 3, 2, 0, 0)
     assert compute(0, 96, 2**32 - 1, 2**32 - 1, 2**64 - 1, 0, 50_000).call() == (
-        103_079_215_080, 103_079_215_080, 0, (2**32 - 1) * 103_079_215_080 // MWH, 0)
+        103_079_215_080,
+        103_079_215_080,
+        0,
+        (2**32 - 1) * 103_079_215_080 // MWH,
+        0,
+    )
     result = compute(1, 96, 2**32 - 1, 2**32 - 1, 0, 0, 50_000).call()
     assert result[4] == ((2**32 - 1) * 50_000 // 10_000) * 103_079_215_080 // MWH
 
@@ -135,7 +210,9 @@ settlement_inputs = st.tuples(
 )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(settlement_inputs)
 def test_compute_settlement_matches_reference(world: World, inputs: tuple[int, ...]) -> None:
     got = world.settlement.functions.computeSettlement(*inputs).call()
@@ -153,20 +230,28 @@ def test_compute_settlement_matches_reference(world: World, inputs: tuple[int, .
     metered=st.integers(0, 10**9),
 )
 def test_attested_settlement_matches_reference(
-    deployed: World, direction: Direction, slot_count: int, power_w: int, price: int, factor: int,
-    baseline: int, metered: int,
+    deployed: World,
+    direction: Direction,
+    slot_count: int,
+    power_w: int,
+    price: int,
+    factor: int,
+    baseline: int,
+    metered: int,
 ) -> None:
     world = deployed
     snapshot = world.tester.take_snapshot()
     try:
         with without_dry_runs():
             send(world.settlement.functions.setPenaltyFactor(factor), world.operator)
-            trade_id, delivery_end = make_trade(world, direction=direction, power_w=power_w,
-                                                slot_count=slot_count, price=price)
+            trade_id, delivery_end = make_trade(
+                world, direction=direction, power_w=power_w, slot_count=slot_count, price=price
+            )
             world.at(delivery_end)
             event = attest(world, trade_id, baseline, metered)
-        assert outcome(event) == reference(direction, slot_count, power_w, price, baseline, metered,
-                                           factor)
+        assert outcome(event) == reference(
+            direction, slot_count, power_w, price, baseline, metered, factor
+        )
     finally:
         world.tester.revert_to_snapshot(snapshot)
 
@@ -246,7 +331,8 @@ def test_dispute_by_either_party(world: World) -> None:
     first, _ = attested_trade(world)
     receipt = send(world.settlement.functions.dispute(first, reason), world.dso)
     assert events(world.settlement, receipt, "SettlementDisputed") == [
-        {"tradeId": first, "disputant": world.dso.address, "reasonHash": reason}]
+        {"tradeId": first, "disputant": world.dso.address, "reasonHash": reason}
+    ]
     assert world.settlement.functions.isDisputed(first).call()
     with reverts(world.settlement, "AlreadyDisputed", first):
         send(world.settlement.functions.dispute(first, reason), world.fsp)
@@ -284,12 +370,23 @@ def test_resolve_dispute_recomputes_and_finalises(world: World) -> None:
     with reverts(world.settlement, "MissingRole", world.oracle.address, int(Role.MARKET_OPERATOR)):
         send(resolve(trade_id, 10 * MWH, 8 * MWH), world.oracle)
     receipt = send(resolve(trade_id, 10 * MWH, 8 * MWH), world.operator)
-    assert events(world.settlement, receipt, "SettlementResolved") == [{
-        "tradeId": trade_id, "resolver": world.operator.address, "baselineWh": 10 * MWH,
-        "meteredWh": 8 * MWH, "tradedWh": 2 * MWH, "deliveredWh": 2 * MWH, "shortfallWh": 0,
-        "paymentCents": 40_000, "penaltyCents": 0, "penaltyFactorBps": PENALTY_FACTOR_BPS}]
+    assert events(world.settlement, receipt, "SettlementResolved") == [
+        {
+            "tradeId": trade_id,
+            "resolver": world.operator.address,
+            "baselineWh": 10 * MWH,
+            "meteredWh": 8 * MWH,
+            "tradedWh": 2 * MWH,
+            "deliveredWh": 2 * MWH,
+            "shortfallWh": 0,
+            "paymentCents": 40_000,
+            "penaltyCents": 0,
+            "penaltyFactorBps": PENALTY_FACTOR_BPS,
+        }
+    ]
     assert events(world.settlement, receipt, "SettlementFinalised") == [
-        {"tradeId": trade_id, "finaliser": world.operator.address}]
+        {"tradeId": trade_id, "finaliser": world.operator.address}
+    ]
     assert world.settlement.functions.isFinalised(trade_id).call()
     with reverts(world.settlement, "AlreadyFinalised", trade_id):
         send(resolve(trade_id, 1, 1), world.operator)
@@ -306,7 +403,8 @@ def test_finalise_after_deadline_only(world: World) -> None:
     world.at(deadline)
     receipt = send(finalise, world.outsider)
     assert events(world.settlement, receipt, "SettlementFinalised") == [
-        {"tradeId": trade_id, "finaliser": world.outsider.address}]
+        {"tradeId": trade_id, "finaliser": world.outsider.address}
+    ]
     with reverts(world.settlement, "AlreadyFinalised", trade_id):
         send(finalise, world.outsider)
 
@@ -343,7 +441,12 @@ def test_set_penalty_factor(world: World) -> None:
     s = world.settlement.functions
     receipt = send(s.setPenaltyFactor(20_000), world.operator)
     assert events(world.settlement, receipt, "PenaltyFactorChanged") == [
-        {"previousBps": PENALTY_FACTOR_BPS, "penaltyFactorBps": 20_000, "changedBy": world.operator.address}]
+        {
+            "previousBps": PENALTY_FACTOR_BPS,
+            "penaltyFactorBps": 20_000,
+            "changedBy": world.operator.address,
+        }
+    ]
     assert s.penaltyFactorBps().call() == 20_000
     with reverts(world.settlement, "PenaltyFactorTooHigh", 50_001, 50_000):
         send(s.setPenaltyFactor(50_001), world.operator)
@@ -356,7 +459,8 @@ def test_set_windows_moves_deadlines(world: World) -> None:
     trade_id, end = make_trade(world)
     receipt = send(s.setWindows(600, 1200), world.operator)
     assert events(world.settlement, receipt, "WindowsChanged") == [
-        {"attestationWindowS": 600, "disputeWindowS": 1200, "changedBy": world.operator.address}]
+        {"attestationWindowS": 600, "disputeWindowS": 1200, "changedBy": world.operator.address}
+    ]
     assert (s.attestationWindowS().call(), s.disputeWindowS().call()) == (600, 1200)
     assert s.disputeDeadline(trade_id).call() == end + 1800
     with reverts(world.settlement, "InvalidWindows", 0, 5):
@@ -377,15 +481,19 @@ def test_views_of_unknown_trades(world: World) -> None:
     assert s.market().call() == world.market.address
 
 
-@pytest.mark.parametrize(("args", "error"), [
-    ((50_001, 1, 1), ("PenaltyFactorTooHigh", (50_001, 50_000))),
-    ((1, 0, 1), ("InvalidWindows", (1, 0))),
-    ((1, 1, 0), ("InvalidWindows", (0, 1))),
-])
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((50_001, 1, 1), ("PenaltyFactorTooHigh", (50_001, 50_000))),
+        ((1, 0, 1), ("InvalidWindows", (1, 0))),
+        ((1, 1, 0), ("InvalidWindows", (0, 1))),
+    ],
+)
 def test_constructor_validates(world: World, args: tuple[int, int, int], error: tuple) -> None:
     artifact = load_artifact("FlexSettlement")
     factory = world.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    with pytest.raises(Exception) as info:  # noqa: B017 - decoded below
+    with pytest.raises(Exception) as info:
         factory.constructor(world.roles.address, world.market.address, *args).estimate_gas(
-            {"from": world.operator.address})
+            {"from": world.operator.address}
+        )
     assert decode_error(artifact.abi, revert_data(info.value)) == error

@@ -212,7 +212,7 @@ def first_slot(world: World, hours_ahead: int = 2) -> int:
     return (world.now() // SLOT_S + 4 * hours_ahead) * SLOT_S
 
 
-def make_order(  # noqa: PLR0913 - one keyword per order field, as the struct has
+def make_order(
     world: World,
     maker: Participant,
     side: Side,
@@ -328,7 +328,7 @@ def _normalise(value: Any) -> Any:
 @contextmanager
 def reverts(contract: Contract, name: str, *args: Any) -> Iterator[None]:
     """Asserts the block reverts with custom error ``name`` of ``contract`` and exactly ``args``."""
-    with pytest.raises(Exception) as info:  # noqa: B017 - checked precisely below
+    with pytest.raises(Exception) as info:
         yield
     got_name, got_args = decode_error(contract.abi, revert_data(info.value))
     assert got_name == name, f"reverted with {got_name}{got_args}, expected {name}{args}"

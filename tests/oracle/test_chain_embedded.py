@@ -19,7 +19,14 @@ from web3.exceptions import TransactionNotFound
 from web3.types import RPCEndpoint
 
 from flexledger.settings import ChainKind, Settings
-from oracle.chain import ChainConnection, ConfirmationWatch, EmbeddedChain, connect
+from oracle.chain import (
+    ChainConnection,
+    ConfirmationWatch,
+    EmbeddedChain,
+    connect,
+    iter_log_chunks,
+)
+from oracle.chain.logs import block_ranges
 from oracle.chain.sqlite_db import SqliteDB
 from oracle.errors import ChainError, ChainMismatchError, ChainUnavailableError, OracleValueError
 from tests.devnode import (
@@ -174,7 +181,6 @@ def _python(script: str, *args: str) -> subprocess.Popen[str]:
 REOPEN_AND_EXTEND = """
     import json, sys
     from pathlib import Path
-from typing import Any
     from oracle.chain import EmbeddedChain
     from tests.devnode import BURN_ADDRESS, send_tx
     from tests.oracle.test_chain_embedded import chain_state
@@ -215,7 +221,6 @@ def test_state_survives_a_restart_in_a_new_process(tmp_path: Path) -> None:
 WRITE_FOREVER = """
     import sys
     from pathlib import Path
-from typing import Any
     from oracle.chain import EmbeddedChain
     from tests.devnode import BURN_ADDRESS, send_tx
 
@@ -317,3 +322,20 @@ def test_sqlite_db_batches_roll_back_alone_and_commits_are_explicit(tmp_path: Pa
     with pytest.raises(KeyError):
         del reopened[b"missing"]
     reopened.close()
+
+
+# --- chunked log reading ------------------------------------------------------------------
+
+
+def test_block_ranges_cover_the_span_in_bounded_closed_chunks() -> None:
+    assert list(block_ranges(5, 14, 4)) == [(5, 8), (9, 12), (13, 14)]
+    assert list(block_ranges(7, 7, 100)) == [(7, 7)]
+    assert list(block_ranges(8, 7, 100)) == []
+    with pytest.raises(ValueError, match="chunk_size"):
+        list(block_ranges(0, 10, 0))
+
+
+def test_iter_log_chunks_reports_empty_chunks_for_checkpointing(chain: EmbeddedChain) -> None:
+    chain.mine(9)
+    chunks = list(iter_log_chunks(chain.w3, BURN_ADDRESS, 0, "latest", chunk_size=5))
+    assert [(c.from_block, c.to_block, c.logs) for c in chunks] == [(0, 4, ()), (5, 9, ())]

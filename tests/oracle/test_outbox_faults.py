@@ -191,6 +191,7 @@ def _devnode_world(settings: object, funder_key: str) -> World:
     oracle = oracle_service(settings, connection, manifest, AccountBook(named.values()))  # type: ignore[arg-type]
     world = World(settings, connection, manifest, named, oracle)  # type: ignore[arg-type]
     grant_role(world, named["dso"].address, 2, key="setup-dso")
+    grant_role(world, named["oracle"].address, 5, key="setup-oracle")
     world.oracle.drain()
     return world
 

@@ -488,6 +488,15 @@ interface IFlexMarket {
     function tradeTerms(uint256 tradeId) external view returns (TradeTerms memory);
 
     /**
+     * @notice The terms' raw storage word, read by settlement without ABI decoding (0 if missing).
+     * Layout: bits 0-7 direction, 8-71 slotStart, 72-87 slotCount, 88-119 powerW,
+     * 120-151 priceCentsPerMWh.
+     * @param tradeId The trade id.
+     * @return packed The word.
+     */
+    function packedTradeTerms(uint256 tradeId) external view returns (uint256 packed);
+
+    /**
      * @notice Power filled so far of an order, W.
      * @param orderHash The order hash.
      * @return The filled power.
