@@ -105,13 +105,11 @@ def _shape(entry: dict[str, Any]) -> _EventShape:
 
 
 def _named(entry: dict[str, Any], value: Any) -> Any:
-    """Tuples become dicts keyed by component name, recursively; addresses checksummed."""
+    """Tuples become dicts keyed by component name, recursively."""
     kind = entry["type"]
     if kind == "tuple":
         return {c["name"]: _named(c, v) for c, v in zip(entry["components"], value, strict=True)}
     if kind.endswith("[]"):
         inner = {**entry, "type": kind[:-2]}
         return [_named(inner, v) for v in value]
-    if kind == "address":
-        return to_checksum_address(value)
-    return value
+    return value  # addresses stay lower-case hex: checksumming costs a keccak each

@@ -50,3 +50,29 @@ def verify_proof(proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:
     for sibling in proof:
         computed = hash_pair(computed, sibling)
     return computed == root
+
+
+class MerkleTree:
+    """All levels of one tree, so that many proofs cost one build."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        if not leaves:
+            raise ValueError("a Merkle tree needs at least one leaf")
+        self._levels = [list(leaves)]
+        while len(self._levels[-1]) > 1:
+            self._levels.append(_next_level(self._levels[-1]))
+
+    @property
+    def root(self) -> bytes:
+        return self._levels[-1][0]
+
+    def proof(self, index: int) -> list[bytes]:
+        if not 0 <= index < len(self._levels[0]):
+            raise IndexError(f"leaf index {index} outside 0..{len(self._levels[0]) - 1}")
+        proof: list[bytes] = []
+        for level in self._levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                proof.append(level[sibling])
+            index //= 2
+        return proof

@@ -5,6 +5,7 @@ This is what the market, grid analytics and device gateways use to write to the 
 persists it in the outbox; ``drain`` delivers; ``index`` reads events back.
 """
 
+import json
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -14,12 +15,12 @@ from oracle.bindings import ContractSuite
 from oracle.chain import ChainConnection
 from oracle.errors import ChainUnavailableError, OracleValueError
 from oracle.indexer.indexer import EventIndexer, IndexReport
-from oracle.merkle import merkle_proof, merkle_root
+from oracle.merkle import MerkleTree
 from oracle.messages import MessageRegistry, Payload
 from oracle.outbox.dispatcher import Dispatcher, DispatchPolicy, RoundReport, SignerBook
 from oracle.outbox.models import MessageStatus, OutboxMessage
 from oracle.outbox.store import OutboxStore
-from oracle.payloads import OrderCommitment, builtin_registry
+from oracle.payloads import builtin_registry
 from oracle.types import Address
 from oracle.views import CachedChainView
 
@@ -49,6 +50,7 @@ class OracleService:
             self.engine, self.suite, self.registry, self.signers, self.policy
         )
         self.view = CachedChainView(self.suite, ttl_s=VIEW_TTL_S)
+        self._trees: dict[int, tuple[list[int | None], MerkleTree]] = {}
         self.indexer = EventIndexer(self.engine, self.suite, self.connection.confirmations)
 
     def publish(
@@ -80,12 +82,18 @@ class OracleService:
         message = self.status_of(key)
         if message.status != MessageStatus.CONFIRMED or message.transaction_id is None:
             raise OracleValueError("key", f"order {key!r} is not committed yet ({message.status})")
-        siblings = self.store.messages_of(message.transaction_id)
-        leaves = [_order_hash(m) for m in siblings]
-        index = [m.id for m in siblings].index(message.id)
-        return Commitment(root=merkle_root(leaves), proof=merkle_proof(leaves, index))
+        ids, tree = self._batch_tree(message.transaction_id)
+        return Commitment(root=tree.root, proof=tree.proof(ids.index(message.id)))
+
+    def _batch_tree(self, transaction_id: int) -> tuple[list[int | None], MerkleTree]:
+        # A confirmed batch never changes, so its tree is built once and kept.
+        if transaction_id not in self._trees:
+            siblings = self.store.messages_of(transaction_id)
+            leaves = [_order_hash(m) for m in siblings]
+            self._trees[transaction_id] = ([m.id for m in siblings], MerkleTree(leaves))
+        return self._trees[transaction_id]
 
 
 def _order_hash(message: OutboxMessage) -> bytes:
-    payload = OrderCommitment.model_validate_json(message.payload)
-    return bytes.fromhex(payload.order_hash[2:])
+    order_hash: str = json.loads(message.payload)["order_hash"]
+    return bytes.fromhex(order_hash[2:])
