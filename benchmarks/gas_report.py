@@ -311,15 +311,15 @@ def measure_trades(report: Report, world: World, buy: Any, sell: Any, slot: int)
     report.add("FlexMarket", "recordTrade", "both orders proven in a 1,000-order batch", receipt)
 
     trade_ids = [1, 2]
-    inputs = _committed_trade_inputs(world, slot, 16 * 8)
-    for start in range(0, len(inputs), 16):
-        chunk = inputs[start : start + 16]
+    inputs = _committed_trade_inputs(world, slot, 8 * 16)
+    for start in range(0, len(inputs), 8):
+        chunk = inputs[start : start + 8]
         with without_dry_runs():
             receipt = send(m.recordTrades(chunk), world.operator)
         trade_ids += [e["tradeId"] for e in events(world.market, receipt, "TradeRecorded")]
         if start == 0:
             report.add(
-                "FlexMarket", "recordTrades", "16 trades, committed orders", receipt, len(chunk)
+                "FlexMarket", "recordTrades", "8 trades, committed orders", receipt, len(chunk)
             )
     return trade_ids
 

@@ -14,7 +14,8 @@ import, found by following import statements. Source unit names are paths relati
 ``solc/node_modules/@openzeppelin/contracts/utils/cryptography/ECDSA.sol``) with the remapping
 ``@openzeppelin/contracts/=solc/node_modules/@openzeppelin/contracts/``, so a native solc run in
 ``contracts/`` after ``npm ci`` resolves exactly the same files. Settings: evmVersion "london"
-(Energy Web Chain and Volta have no PUSH0, MCOPY or transient storage), optimizer on, 200 runs.
+(Energy Web Chain and Volta have no PUSH0, MCOPY or transient storage), optimizer on
+(10,000 runs), viaIR.
 
 Each artifact ``<ContractName>.json`` holds: abi, bytecode, deployedBytecode, compilerVersion
 (the compiler's full version string), evmVersion, optimizer, sourceName, sources (sha256 of every

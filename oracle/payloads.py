@@ -31,7 +31,7 @@ SignatureHex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
 RoleId = Annotated[int, Field(ge=1, le=len(Role))]
 MAX_PROOF_LENGTH = 16
 ORDER_BATCH_LIMIT = 1000
-TRADE_BATCH_LIMIT = 16
+TRADE_BATCH_LIMIT = 8  # FlexMarket.MAX_TRADES_PER_BATCH: 8 trades ≈ 2M gas of an 8M block
 ATTESTATION_BATCH_LIMIT = 200
 
 

@@ -20,7 +20,7 @@
 #         by content: it reruns the wrapper while solc answers "Source X not found" (error
 #         6275), adding X each round, reading only files inside this repository,
 #       - also compiles every contracts/src/**/*.sol (crytic-compile lists only the top level),
-#       - applies contracts/build.py's settings (evmVersion london, optimizer on, 200 runs),
+#       - applies contracts/build.py's settings (evmVersion london, optimizer 10000 runs, viaIR),
 #     and otherwise passes the wrapper's output through untouched.
 #   * Findings are kept only when one of their elements lies in contracts/src
 #     (--include-paths). This drops the findings that are only about OpenZeppelin
@@ -37,9 +37,9 @@ ROOT="$(pwd -P)"
 
 SLITHER_VERSION=0.11.6
 CRYTIC_COMPILE_VERSION=0.4.2
-# Compiler settings as contracts/build.py uses them (EVM_VERSION, OPTIMIZER; no viaIR), merged
+# Compiler settings as contracts/build.py uses them (EVM_VERSION, OPTIMIZER, VIA_IR), merged
 # over crytic-compile's: it would otherwise compile unoptimised, which fails (stack too deep).
-SOLC_SETTINGS='{"evmVersion": "london", "optimizer": {"enabled": true, "runs": 200}}'
+SOLC_SETTINGS='{"evmVersion": "london", "optimizer": {"enabled": true, "runs": 10000}, "viaIR": true}'
 OZ_REMAP="@openzeppelin/=contracts/solc/node_modules/@openzeppelin/"
 
 VENV="$ROOT/.venv-slither"

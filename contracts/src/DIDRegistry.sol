@@ -269,6 +269,8 @@ contract DIDRegistry is IDIDRegistry {
         bytes32 hash
     ) private {
         address owner = identityOwner(identity);
+        // The third value only details `err`, which is checked; naming it is a compiler warning.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, sigV, sigR, sigS);
         if (err != ECDSA.RecoverError.NoError || signer != owner) {
             revert DIDBadSignature(identity, signer);

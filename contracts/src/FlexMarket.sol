@@ -38,7 +38,7 @@ contract FlexMarket is IFlexMarket, EIP712 {
     /// @notice Longest Merkle proof accepted (a full batch needs 12).
     uint256 public constant MAX_PROOF_LENGTH = 16;
     /// @notice Most trades in one {recordTrades}.
-    uint256 public constant MAX_TRADES_PER_BATCH = 16;
+    uint256 public constant MAX_TRADES_PER_BATCH = 8;
 
     uint8 private constant _MARKET_OPERATOR = 1;
     uint8 private constant _DSO = 2;
@@ -274,6 +274,8 @@ contract FlexMarket is IFlexMarket, EIP712 {
             }
             return;
         }
+        // A committed root stores its commit time, never 0; 0 means "not committed".
+        // slither-disable-next-line incorrect-equality,timestamp
         if (_batches[root] == 0) revert BatchNotCommitted(root);
         if (signed.proof.length > MAX_PROOF_LENGTH) revert ProofTooLong(signed.proof.length, MAX_PROOF_LENGTH);
         if (!MerkleProof.verifyCalldata(signed.proof, root, orderHash)) revert InvalidProof(orderHash, root);
@@ -437,6 +439,8 @@ contract FlexMarket is IFlexMarket, EIP712 {
             s := calldataload(add(signature.offset, 0x20))
             v := byte(0, calldataload(add(signature.offset, 0x40)))
         }
+        // The third value only details `err`, which is checked; naming it is a compiler warning.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, v, r, s);
         return err == ECDSA.RecoverError.NoError ? signer : address(0);
     }

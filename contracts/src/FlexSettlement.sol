@@ -383,6 +383,9 @@ contract FlexSettlement is IFlexSettlement {
             shortfallWh = tradedWh - deliveredWh;
         }
         paymentCents = (uint256(priceCentsPerMWh) * deliveredWh) / _WH_PER_MWH;
+        // The penalty rate is published in the price's own unit (cents/MWh, rounded down) and
+        // then applied to the shortfall; the rounding of the rate is part of the rule.
+        // slither-disable-next-line divide-before-multiply
         penaltyCents = (((uint256(priceCentsPerMWh) * factorBps) / _BPS) * shortfallWh) / _WH_PER_MWH;
     }
 

@@ -299,10 +299,10 @@ def test_record_trades_batch(world: World) -> None:
     assert world.market.functions.tradeCount().call() == 2
     with reverts(world.market, "MissingRole", world.oracle.address, 1):
         send(record(inputs), world.oracle)
-    with reverts(world.market, "BatchSizeOutOfRange", 0, 16):
+    with reverts(world.market, "BatchSizeOutOfRange", 0, 8):
         send(record([]), world.operator)
-    with reverts(world.market, "BatchSizeOutOfRange", 17, 16):
-        send(record(inputs * 8 + inputs[:1]), world.operator)
+    with reverts(world.market, "BatchSizeOutOfRange", 9, 8):
+        send(record(inputs * 4 + inputs[:1]), world.operator)
 
 
 def test_record_trades_is_atomic(world: World) -> None:
