@@ -31,8 +31,8 @@ from tests.devnode import BURN_ADDRESS, STORED_TOPIC, deploy_storage_contract
 RESULTS = Path(__file__).resolve().parent / "results" / "embedded_chain.json"
 MODES = {
     "memory (no persistence)": {"persist": False, "fsync": False},
-    "sqlite WAL (default)": {"persist": True, "fsync": False},
-    "sqlite WAL + fsync each block": {"persist": True, "fsync": True},
+    "sqlite WAL, no fsync": {"persist": True, "fsync": False},
+    "sqlite WAL + fsync (default)": {"persist": True, "fsync": True},
 }
 
 

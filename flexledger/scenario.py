@@ -63,8 +63,11 @@ def _run_on(
     console.print(f"[green]deployed[/] the five contracts on chain {connection.chain_id}")
     oracle = wiring.oracle_service(settings, connection, manifest, account_book(signers))
     day = MarketDay(oracle, signers, controls, console)
-    outcome = day.run()
-    oracle.index()
+    try:
+        outcome = day.run()
+        oracle.index()
+    finally:
+        oracle.close()
     audit = Auditor(connection.w3, manifest).run()
     _print_summary(console, outcome, audit)
     return ScenarioResult(audit=audit, trades=len(outcome), settlements=outcome)

@@ -7,15 +7,18 @@ the offer's price); the grid-aware clearing of the market platform replaces it.
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from eth_utils import keccak
 from rich.console import Console
 
 from flexledger.devtools import DevControls
+from oracle.credential_anchor import anchored_grant_check
 from oracle.eip712 import ZERO_ADDRESS, Order, order_digest, sign_order
 from oracle.errors import OracleError
 from oracle.identity import (
     Signer,
+    VerifiedPresentation,
     credential_hash,
     issue_role_credential,
     present,
@@ -35,6 +38,14 @@ GRID_NODES: tuple[tuple[int, int], ...] = (
 )
 TECH_BATTERY, TECH_EV_CHARGER, TECH_HEAT_PUMP = 1, 2, 3
 ONE_YEAR_S = 365 * 24 * 3600
+PRESENTATION_DOMAIN = "flexledger.local"
+ROLES: tuple[tuple[str, Role], ...] = (
+    ("oracle", Role.ORACLE),
+    ("dso-north", Role.DSO),
+    ("fsp-alpha", Role.FSP),
+    ("fsp-beta", Role.FSP),
+    ("auditor", Role.AUDITOR),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,36 +137,15 @@ class MarketDay:
     # -- identity ----------------------------------------------------------------------
 
     def grant_roles(self) -> None:
-        operator = self.signers["market-operator"]
-        registry = self.oracle.suite.manifest.address_of("RoleRegistry")
-        now = self.chain_now()
-        for name, role in (
-            ("oracle", Role.ORACLE),
-            ("dso-north", Role.DSO),
-            ("fsp-alpha", Role.FSP),
-            ("fsp-beta", Role.FSP),
-            ("auditor", Role.AUDITOR),
-        ):
-            subject = self.signers[name]
-            vc = issue_role_credential(
-                operator, subject.did, role, now, _plus(now, ONE_YEAR_S), self.chain_id, registry
-            )
-            challenge = secrets.token_hex(16)
-            vp = present(vc, subject, challenge, "flexledger.local")
-            verified = verify_presentation(
-                vp,
-                challenge=challenge,
-                domain="flexledger.local",
-                trusted_issuers=[operator.did],
-                now=now,
-                expected_role=role,
-                expected_chain_id=self.chain_id,
-                expected_registry=registry,
-            )
+        presentations = {}
+        for name, role in ROLES:
+            presentations[name] = self.present(name, role)
+            verified = self.verify(presentations[name], role)
+            vc = verified.credential.credential
             self.oracle.publish(
                 "role.grant",
                 {
-                    "identity": subject.address,
+                    "identity": self.address(name),
                     "role": int(role),
                     "credential_hash": "0x" + bytes(credential_hash(vc)).hex(),
                     "valid_from": int(verified.credential.valid_from.timestamp()),
@@ -165,6 +155,35 @@ class MarketDay:
                 key=self.key("role", name),
             )
         self.drain("role credentials verified and anchored")
+        for name, role in ROLES:  # now the presentations count only while anchored
+            self.verify(presentations[name], role, anchored_as=self.address(name))
+
+    def present(self, name: str, role: Role) -> tuple[dict[str, Any], str]:
+        operator, subject = self.signers["market-operator"], self.signers[name]
+        now, registry = self.chain_now(), self.oracle.suite.manifest.address_of("RoleRegistry")
+        vc = issue_role_credential(
+            operator, subject.did, role, now, _plus(now, ONE_YEAR_S), self.chain_id, registry
+        )
+        challenge = secrets.token_hex(16)
+        return present(vc, subject, challenge, PRESENTATION_DOMAIN), challenge
+
+    def verify(
+        self, presented: tuple[dict[str, Any], str], role: Role, anchored_as: Address | None = None
+    ) -> VerifiedPresentation:
+        vp, challenge = presented
+        suite = self.oracle.suite
+        check = anchored_grant_check(suite, anchored_as, role) if anchored_as else None
+        return verify_presentation(
+            vp,
+            challenge=challenge,
+            domain=PRESENTATION_DOMAIN,
+            trusted_issuers=[self.signers["market-operator"].did],
+            now=self.chain_now(),
+            expected_role=role,
+            expected_chain_id=self.chain_id,
+            expected_registry=suite.manifest.address_of("RoleRegistry"),
+            is_revoked=check,
+        )
 
     # -- grid --------------------------------------------------------------------------
 

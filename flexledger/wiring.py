@@ -27,6 +27,7 @@ from oracle.signers import AccountBook
 def dispatch_policy(settings: Settings) -> DispatchPolicy:
     return DispatchPolicy(
         estimate_gas=settings.chain is not ChainKind.EMBEDDED,
+        optimistic=settings.chain is ChainKind.EMBEDDED,
         confirmations=settings.confirmations,
         batch_size=settings.outbox_batch_size,
         max_attempts=settings.outbox_max_attempts,

@@ -6,9 +6,14 @@ built by a factory, never at import time, so tests choose their database.
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
+
+from oracle.indexer.models import IndexedEvent, IndexerCursor
+from oracle.outbox.models import OutboxMessage, OutboxTransaction
+
+TABLES = (OutboxMessage, OutboxTransaction, IndexedEvent, IndexerCursor)
 
 
 def make_engine(url: str) -> Engine:
@@ -19,12 +24,13 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    import oracle.indexer.models
-
-    import oracle.outbox.models  # noqa: F401
-
-    SQLModel.metadata.create_all(engine)
+    SQLModel.metadata.create_all(engine, tables=[_table(model) for model in TABLES])
     return engine
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    return table
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

@@ -65,6 +65,10 @@ class OracleService:
             parsed.check_on_chain(self.view, sender)
         return self.store.publish(kind=kind, payload=parsed, sender=sender, key=key)
 
+    def close(self) -> None:
+        """Release the database connections (the chain connection belongs to the caller)."""
+        self.engine.dispose()
+
     def drain(self, timeout_s: float = 120.0) -> RoundReport:
         return self.dispatcher.run_until_idle(timeout_s=timeout_s)
 

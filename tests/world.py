@@ -36,6 +36,7 @@ class World:
     oracle: OracleService
 
     def close(self) -> None:
+        self.oracle.close()
         self.connection.close()
 
 

@@ -9,11 +9,12 @@ Why it looks the way it does:
   against it.
 * **State survives a restart.** Given a path, the chain lives in a SQLite file
   (:class:`~oracle.chain.sqlite_db.SqliteDB`) and is reopened from its canonical head on the
-  next start. Writes commit once per mined block, so a crash of the process loses at most
-  the block being built, never the chain. By default commits are not fsynced (SQLite WAL
-  with ``synchronous=NORMAL``): a power cut may take the last few blocks with it but never
-  corrupts the file, and blocks are a third faster than with ``fsync_each_block=True``
-  (see benchmarks/embedded_chain.py). Without a path the chain lives in memory.
+  next start. Writes commit once per mined block, so a crash loses at most the block being
+  built, never the chain, and by default each commit is flushed to disk before the
+  transaction's hash is returned: a receipt you saw is on disk, even through a power cut.
+  ``fsync_each_block=False`` skips that flush (still crash-safe, not power-cut-safe) for
+  bulk development loads; benchmarks/embedded_chain.py measures both. Without a path the
+  chain lives in memory.
 * **One process, one thread at a time.** A lock file next to the database refuses a second
   process; a lock around the provider serialises calls from several threads.
 
@@ -350,12 +351,12 @@ class EmbeddedChain:
         *,
         chain_id: int = DEFAULT_CHAIN_ID,
         gas_limit: int = BLOCK_GAS_LIMIT,
-        fsync_each_block: bool = False,
+        fsync_each_block: bool = True,
     ) -> Self:
         """Reopen the chain at ``path`` (or create it); ``path=None`` keeps it in memory.
 
-        ``fsync_each_block=True`` also keeps every mined block through a power cut, at
-        about a third of the throughput; a crash of the process is safe either way.
+        ``fsync_each_block=False`` skips the disk flush after each block: still safe
+        against a crash of the process, but a power cut may lose the last blocks.
         Raises ChainMismatchError when the stored chain has another chain id or gas limit,
         ChainUnavailableError when another process has it open.
         """

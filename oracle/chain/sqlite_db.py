@@ -7,7 +7,8 @@ embedded chain survives a restart of the ``flexledger`` process.
 Transactions follow block boundaries, not py-evm's write batches: the first write opens a
 SQLite transaction and it stays open until the owner calls :meth:`SqliteDB.commit` (the
 embedded chain does so once per mined block). A crash therefore loses at most the block
-being built, and never leaves half a block behind: SQLite's WAL makes each commit atomic.
+being built, and never leaves half a block behind: SQLite's WAL makes each commit atomic,
+and (unless ``fsync_each_commit=False``) durable through a power cut too.
 py-evm's own ``atomic_batch()`` becomes a SAVEPOINT inside that transaction, so an error
 inside a batch still drops exactly the batch's writes.
 
@@ -46,7 +47,7 @@ def _connect(path: Path, fsync_each_commit: bool) -> sqlite3.Connection:
 class SqliteDB(BaseAtomicDB):
     """py-evm ``AtomicDatabaseAPI`` on SQLite; writes stay pending until :meth:`commit`."""
 
-    def __init__(self, path: Path, *, fsync_each_commit: bool = False) -> None:
+    def __init__(self, path: Path, *, fsync_each_commit: bool = True) -> None:
         self.path = path
         self._conn = _connect(path, fsync_each_commit)
         self._savepoints = count()

@@ -20,12 +20,16 @@ import pytest
 from sqlmodel import Session, select
 
 from oracle.outbox.models import MessageStatus, OutboxMessage, OutboxTransaction, TransactionStatus
+from tests.databases import BACKENDS, POSTGRES_URL, engine_for
 from tests.world import World, events_named, new_world, open_world, publish_nodes, world_settings
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = new_world(world_settings(tmp_path))
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A deployed world whose outbox lives in SQLite or in PostgreSQL."""
+    engine_for(request.param, tmp_path).dispose()  # a clean schema
+    database_url = POSTGRES_URL if request.param == "postgresql" else None
+    world = new_world(world_settings(tmp_path, database_url=database_url))
     yield world
     world.close()
 
@@ -207,3 +211,36 @@ def _make_ready_now(world: World) -> None:
             message.next_attempt_at = utc_now()
             session.add(message)
         session.commit()
+
+
+def test_a_message_the_contract_refuses_is_rejected_with_its_error(world: World) -> None:
+    publish_nodes(world, range(40, 42))
+    world.oracle.drain()
+    dso = world.accounts["dso"].address
+    world.oracle.publish(
+        "grid.node", {"node_id": 40, "parent_id": 0, "operator": dso}, sender=dso, key="again-40"
+    )
+    publish_nodes(world, range(42, 43))
+    _make_ready_now(world)
+    world.oracle.drain(timeout_s=30)
+    _make_ready_now(world)
+    world.oracle.drain(timeout_s=30)
+    refused = world.oracle.status_of("again-40")
+    assert refused.status == MessageStatus.REJECTED
+    assert refused.last_error is not None and "NodeExists" in refused.last_error
+    assert node_ids_on_chain(world) == [40, 41, 42]
+
+
+def test_a_sender_without_the_role_is_refused_at_publish(world: World) -> None:
+    from oracle.errors import OracleValueError
+
+    fsp = world.accounts["fsp"].address
+    with pytest.raises(OracleValueError) as raised:
+        world.oracle.publish(
+            "grid.node",
+            {"node_id": 50, "parent_id": 0, "operator": fsp},
+            sender=fsp,
+            key="fsp-node",
+        )
+    assert raised.value.field == "sender"
+    assert world.oracle.store.get("fsp-node") is None

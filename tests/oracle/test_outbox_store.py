@@ -1,5 +1,7 @@
 """The outbox persists validated messages idempotently and refuses bad ones whole."""
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from oracle.messages import MessageRegistry, MessageSpec, Payload, PositiveUInt3
 from oracle.outbox.models import MessageStatus, OutboxMessage
 from oracle.outbox.store import OutboxStore
 from oracle.types import Address, Role
-from tests.factories import sqlite_engine
+from tests.databases import BACKENDS, engine_for
 
 
 class Reading(Payload):
@@ -31,9 +33,11 @@ SPEC = MessageSpec(
 SENDER = Address("0x" + "ab" * 20)
 
 
-@pytest.fixture
-def store(tmp_path: object) -> OutboxStore:
-    return OutboxStore(sqlite_engine(tmp_path), MessageRegistry([SPEC]))
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OutboxStore]:
+    engine = engine_for(request.param, tmp_path)
+    yield OutboxStore(engine, MessageRegistry([SPEC]))
+    engine.dispose()
 
 
 def publish(store: OutboxStore, key: str, **fields: int) -> OutboxMessage:
