@@ -4,7 +4,7 @@ Both the indexer and the auditor read every log of the five contracts; decoding 
 eth-abi directly keeps the auditor above a thousand settlements per second.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -61,17 +61,20 @@ class EventDecoder:
     def addresses(self) -> list[str]:
         return [to_checksum_address(a) for a in self._contract_by_address]
 
-    def decode(self, log: LogReceipt) -> DecodedEvent | None:
-        """The event, or None for a log that is not one of ours."""
+    def decode(self, log: LogReceipt | Mapping[str, Any]) -> DecodedEvent | None:
+        """The event, or None for a log that is not one of ours.
+
+        ``log`` is a web3 log or a raw JSON-RPC log (hex strings); both decode the same.
+        """
         contract = self._contract_by_address.get(str(log["address"]).lower())
-        topics = log["topics"]
+        topics = [as_bytes(topic) for topic in log["topics"]]
         if contract is None or not topics:
             return None
-        shape = self._shapes.get((contract, bytes(topics[0])))
+        shape = self._shapes.get((contract, topics[0]))
         if shape is None:
             return None
         try:
-            args = _decode_args(shape, topics[1:], bytes(log["data"]))
+            args = _decode_args(shape, topics[1:], as_bytes(log["data"]))
         except (ValueError, DecodingError) as error:
             raise MalformedEventError(
                 f"{contract}.{shape.name} log {log['transactionHash']!r}:{log['logIndex']} "
@@ -81,11 +84,21 @@ class EventDecoder:
             contract=contract,
             name=shape.name,
             args=args,
-            block_number=int(log["blockNumber"]),
-            log_index=int(log["logIndex"]),
-            tx_hash=bytes(log["transactionHash"]),
-            block_hash=bytes(log["blockHash"]),
+            block_number=as_int(log["blockNumber"]),
+            log_index=as_int(log["logIndex"]),
+            tx_hash=as_bytes(log["transactionHash"]),
+            block_hash=as_bytes(log["blockHash"]),
         )
+
+
+def as_bytes(value: str | bytes) -> bytes:
+    """Bytes from a JSON-RPC hex string or from web3's HexBytes."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def as_int(value: str | int) -> int:
+    """An int from a JSON-RPC hex quantity or from web3's int."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _decode_args(shape: _EventShape, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:

@@ -19,7 +19,6 @@ ORDER_TYPEHASH = keccak(text=ORDER_TYPE)
 DOMAIN_TYPEHASH = keccak(
     text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
-_FIELD_TYPES = ["bytes32"] + [f["type"] for f in ORDER_FIELDS]
 _FIELD_NAMES = [f["name"] for f in ORDER_FIELDS]
 _SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 _keys = KeyAPI()
@@ -42,10 +41,20 @@ def domain_separator(chain_id: int, market: str) -> bytes:
 
 
 def order_hash(order: dict[str, Any], separator: bytes) -> bytes:
-    """EIP-712 digest of an order given as the event's dict (camelCase field names)."""
-    values = [ORDER_TYPEHASH] + [order[name] for name in _FIELD_NAMES]
-    struct_hash = keccak(encode(_FIELD_TYPES, values))
+    """EIP-712 digest of an order given as the event's dict (camelCase field names).
+
+    Every Order field is a static type, so its ABI encoding is one 32-byte word each:
+    written out directly here, which is several times faster than eth-abi's encoder.
+    """
+    words = b"".join(_word(order[name]) for name in _FIELD_NAMES)
+    struct_hash = keccak(ORDER_TYPEHASH + words)
     return keccak(b"\x19\x01" + separator + struct_hash)
+
+
+def _word(value: Any) -> bytes:
+    if isinstance(value, str):  # an address, 0x-hex
+        return bytes.fromhex(value[2:]).rjust(32, b"\x00")
+    return int(value).to_bytes(32, "big")  # uintN and bool
 
 
 def recover_signer(digest: bytes, signature: bytes) -> str | None:

@@ -16,11 +16,11 @@ from typing import Any
 from web3 import Web3
 from web3.types import LogReceipt
 
+from oracle.audit.logsource import log_chunks
 from oracle.audit.report import AuditReport, Mismatch
 from oracle.audit.state import AssetState, ReplayedState, RoleWindow, SettlementState, TradeTerms
-from oracle.chain.logs import iter_log_chunks
 from oracle.errors import AuditError, ChainUnavailableError
-from oracle.events import DecodedEvent, EventDecoder, MalformedEventError
+from oracle.events import DecodedEvent, EventDecoder, MalformedEventError, as_int
 from oracle.manifest import Manifest
 from oracle.merkle import verify_proof
 from oracle.order_hashing import domain_separator, order_hash, recover_signer
@@ -94,15 +94,11 @@ class Auditor:
     def _event_chunks(self) -> Iterable[list[DecodedEvent]]:
         head = self.w3.eth.block_number
         self._report.to_block = head
-        chunks = iter_log_chunks(
-            self.w3,
-            self.decoder.addresses,
-            self.manifest.first_block,
-            head,
-            chunk_size=self.chunk_blocks,
+        chunks = log_chunks(
+            self.w3, self.decoder.addresses, self.manifest.first_block, head, self.chunk_blocks
         )
-        for chunk in chunks:
-            events = [e for e in map(self._decode, chunk.logs) if e is not None]
+        for logs in chunks:
+            events = [e for e in map(self._decode, logs) if e is not None]
             self._fetch_timestamps({e.block_number for e in events if _needs_time(e)})
             yield events
 
@@ -116,7 +112,7 @@ class Auditor:
                     "decodes against the ABI",
                     "well-formed",
                     str(error),
-                    int(log["blockNumber"]),
+                    as_int(log["blockNumber"]),
                 )
             )
             return None
