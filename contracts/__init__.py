@@ -39,6 +39,7 @@ class Artifact:
     compiler_version: str
     evm_version: str
     source_hash: str
+    immutable_ranges: tuple[tuple[int, int], ...] = ()
 
 
 def load_artifact(name: str, directory: Path | None = None) -> Artifact:
@@ -64,5 +65,8 @@ def load_artifact(name: str, directory: Path | None = None) -> Artifact:
         deployed_bytecode=data["deployedBytecode"],
         compiler_version=data["compilerVersion"],
         evm_version=data["evmVersion"],
+        immutable_ranges=tuple(
+            (int(start), int(length)) for start, length in data.get("immutableReferences", [])
+        ),
         source_hash=data["sourceHash"],
     )

@@ -17,7 +17,9 @@ import, found by following import statements. Source unit names are paths relati
 (Energy Web Chain and Volta have no PUSH0, MCOPY or transient storage), optimizer on
 (10,000 runs), viaIR.
 
-Each artifact ``<ContractName>.json`` holds: abi, bytecode, deployedBytecode, compilerVersion
+Each artifact ``<ContractName>.json`` holds: abi, bytecode, deployedBytecode,
+immutableReferences ([start, length] byte ranges of the runtime code set by the
+constructor), compilerVersion
 (the compiler's full version string), evmVersion, optimizer, sourceName, sources (sha256 of every
 source unit the contract was compiled from, as listed in its compiler metadata) and sourceHash.
 
@@ -53,7 +55,13 @@ VIA_IR = True
 OZ_IMPORT_PREFIX = "@openzeppelin/contracts/"
 OZ_UNIT_PREFIX = "solc/node_modules/@openzeppelin/contracts/"
 REMAPPINGS = [f"{OZ_IMPORT_PREFIX}={OZ_UNIT_PREFIX}"]
-OUTPUT_SELECTION = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"]
+OUTPUT_SELECTION = [
+    "abi",
+    "evm.bytecode.object",
+    "evm.deployedBytecode.object",
+    "evm.deployedBytecode.immutableReferences",
+    "metadata",
+]
 
 _TOKEN = re.compile(
     r'"(?:\\.|[^"\\\n])*"'  # double-quoted string
@@ -202,6 +210,7 @@ def make_artifacts(
                 "abi": compiled["abi"],
                 "bytecode": "0x" + bytecode,
                 "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
+                "immutableReferences": _immutable_ranges(compiled["evm"]["deployedBytecode"]),
                 "compilerVersion": version,
                 "evmVersion": EVM_VERSION,
                 "optimizer": OPTIMIZER,
@@ -209,6 +218,14 @@ def make_artifacts(
                 "sourceHash": source_hash(units, sources),
             }
     return artifacts
+
+
+def _immutable_ranges(deployed: dict[str, Any]) -> list[list[int]]:
+    """Byte ranges [start, length] of the runtime code that the constructor fills in
+    (immutables); an auditor masks them to compare deployed code with the artifact."""
+    references = deployed.get("immutableReferences", {})
+    ranges = {(r["start"], r["length"]) for refs in references.values() for r in refs}
+    return [list(r) for r in sorted(ranges)]
 
 
 def render(artifact: dict[str, Any]) -> str:

@@ -8,14 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from eth_abi.abi import decode
-from eth_abi.exceptions import DecodingError
 from eth_typing import ABIEvent
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.address import to_checksum_address
 from web3.types import LogReceipt
 
 from contracts import CONTRACT_NAMES, load_artifact
+from oracle.abi_decode import decode_data, decode_topic
 from oracle.errors import OracleError
 from oracle.manifest import Manifest
 from oracle.reverts import abi_type
@@ -75,7 +74,7 @@ class EventDecoder:
             return None
         try:
             args = _decode_args(shape, topics[1:], as_bytes(log["data"]))
-        except (ValueError, DecodingError) as error:
+        except ValueError as error:
             raise MalformedEventError(
                 f"{contract}.{shape.name} log {log['transactionHash']!r}:{log['logIndex']} "
                 f"does not match the ABI: {error}"
@@ -104,8 +103,8 @@ def as_int(value: str | int) -> int:
 def _decode_args(shape: _EventShape, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
     args: dict[str, Any] = {}
     for (name, topic_type), topic in zip(shape.indexed, topics, strict=True):
-        (args[name],) = decode([topic_type], bytes(topic))
-    values = decode([t for _, t, _ in shape.data], data)
+        args[name] = decode_topic(topic_type, bytes(topic))
+    values = decode_data([entry for _, _, entry in shape.data], data)
     for (name, _, entry), value in zip(shape.data, values, strict=True):
         args[name] = _named(entry, value)
     return args

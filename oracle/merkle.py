@@ -7,11 +7,11 @@ proof is verified with ``MerkleProof.verify`` on chain.
 
 from collections.abc import Sequence
 
-from eth_utils.crypto import keccak
+from oracle.hashing import keccak256
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b) if a < b else keccak(b + a)
+    return keccak256(a + b) if a < b else keccak256(b + a)
 
 
 def _next_level(level: Sequence[bytes]) -> list[bytes]:

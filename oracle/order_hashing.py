@@ -13,6 +13,7 @@ from eth_keys.main import KeyAPI
 from eth_utils.crypto import keccak
 
 from oracle.eip712 import DOMAIN_NAME, DOMAIN_VERSION, ORDER_FIELDS
+from oracle.hashing import keccak256
 
 ORDER_TYPE = "Order(" + ",".join(f"{f['type']} {f['name']}" for f in ORDER_FIELDS) + ")"
 ORDER_TYPEHASH = keccak(text=ORDER_TYPE)
@@ -47,8 +48,8 @@ def order_hash(order: dict[str, Any], separator: bytes) -> bytes:
     written out directly here, which is several times faster than eth-abi's encoder.
     """
     words = b"".join(_word(order[name]) for name in _FIELD_NAMES)
-    struct_hash = keccak(ORDER_TYPEHASH + words)
-    return keccak(b"\x19\x01" + separator + struct_hash)
+    struct_hash = keccak256(ORDER_TYPEHASH + words)
+    return keccak256(b"\x19\x01" + separator + struct_hash)
 
 
 def _word(value: Any) -> bytes:

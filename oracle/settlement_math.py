@@ -34,15 +34,15 @@ def traded_energy_wh(power_w: int, slot_count: int) -> int:
 
 
 def delivered_energy_wh(
-    direction: Direction, baseline_wh: int, metered_wh: int, traded_wh: int
+    direction: Direction | int, baseline_wh: int, metered_wh: int, traded_wh: int
 ) -> int:
-    raw = baseline_wh - metered_wh if direction is Direction.UP else metered_wh - baseline_wh
+    raw = baseline_wh - metered_wh if direction == Direction.UP else metered_wh - baseline_wh
     return max(0, min(raw, traded_wh))
 
 
 def settle(
     *,
-    direction: Direction,
+    direction: Direction | int,
     power_w: int,
     slot_count: int,
     price_cents_per_mwh: int,

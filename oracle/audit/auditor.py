@@ -1,6 +1,8 @@
 """``flexledger audit``: recompute every settlement from chain logs alone.
 
 The auditor trusts nothing but the chain and the contract addresses in the manifest. It
+first checks that the code at each address is the committed artifact's (immutables
+masked) and that the contracts point at each other as the manifest says. It then
 reads every event of the five contracts in bounded chunks, replays them in chain order
 (see state.py) and, at each trade and settlement, checks what the contracts should have
 enforced: order hashes and EIP-712 signatures by the maker's DID owner at that moment,
@@ -16,7 +18,8 @@ from typing import Any
 from web3 import Web3
 from web3.types import LogReceipt
 
-from oracle.audit.logsource import log_chunks
+from oracle.audit.deployment import check_deployment
+from oracle.audit.logsource import block_timestamps, log_chunks
 from oracle.audit.report import AuditReport, Mismatch
 from oracle.audit.state import AssetState, ReplayedState, RoleWindow, SettlementState, TradeTerms
 from oracle.errors import AuditError, ChainUnavailableError
@@ -25,7 +28,7 @@ from oracle.manifest import Manifest
 from oracle.merkle import verify_proof
 from oracle.order_hashing import domain_separator, order_hash, recover_signer
 from oracle.settlement_math import settle
-from oracle.types import Direction, Role, Side, web3_address
+from oracle.types import Role, Side
 
 ZERO_ROOT = b"\x00" * 32
 Handler = Callable[[DecodedEvent, int], None]
@@ -42,6 +45,7 @@ class Auditor:
         self.state = ReplayedState()
         self.separator = domain_separator(manifest.chain_id, manifest.address_of("FlexMarket"))
         self._timestamps: dict[int, int] = {}
+        self._proven: set[tuple[bytes, bytes]] = set()
         self._report = AuditReport(
             chain_id=manifest.chain_id,
             market=manifest.address_of("FlexMarket"),
@@ -87,12 +91,11 @@ class Auditor:
             raise AuditError(
                 f"the manifest is for chain {self.manifest.chain_id}, the node serves {chain_id}"
             )
-        for name, deployed in self.manifest.contracts.items():
-            if not self.w3.eth.get_code(web3_address(deployed.address)):
-                raise AuditError(f"no code at {deployed.address} ({name}) on chain {chain_id}")
+        self._head = self.w3.eth.block_number
+        self._report.mismatches.extend(check_deployment(self.w3, self.manifest, self._head))
 
     def _event_chunks(self) -> Iterable[list[DecodedEvent]]:
-        head = self.w3.eth.block_number
+        head = self._head
         self._report.to_block = head
         chunks = log_chunks(
             self.w3, self.decoder.addresses, self.manifest.first_block, head, self.chunk_blocks
@@ -119,8 +122,7 @@ class Auditor:
 
     def _fetch_timestamps(self, blocks: set[int]) -> None:
         missing = sorted(blocks - self._timestamps.keys())
-        for number in missing:
-            self._timestamps[number] = int(self.w3.eth.get_block(number)["timestamp"])
+        self._timestamps.update(block_timestamps(self.w3, missing))
 
     def _replay(self, events: list[DecodedEvent]) -> None:
         for event in events:
@@ -264,8 +266,10 @@ class Auditor:
             return
         if root not in self.state.committed_roots:
             self._mismatch(event, label, "batch root committed", root, "not committed")
-        elif not verify_proof(signed["proof"], root, digest):
+        elif (root, digest) not in self._proven and not verify_proof(signed["proof"], root, digest):
             self._mismatch(event, label, "Merkle proof", "valid", "invalid")
+        else:
+            self._proven.add((root, digest))  # a buy filled by many trades is proven once
 
     def _check_match(
         self,
@@ -385,7 +389,7 @@ class Auditor:
                 args["penaltyFactorBps"],
             )
         outcome = settle(
-            direction=Direction(terms.direction),
+            direction=terms.direction,
             power_w=terms.power_w,
             slot_count=terms.slot_count,
             price_cents_per_mwh=terms.price_cents_per_mwh,

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from web3 import Web3
+from web3.providers import JSONBaseProvider
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint
 
@@ -37,3 +38,21 @@ def _raw_logs(w3: Web3, addresses: Sequence[str], start: int, end: int) -> list[
         raise ChainError(f"eth_getLogs {start}..{end} failed: {response['error']}")
     result: list[Any] = response["result"]
     return result
+
+
+def block_timestamps(w3: Web3, numbers: Sequence[int]) -> dict[int, int]:
+    """Timestamps of the given blocks: one JSON-RPC batch over HTTP, calls otherwise."""
+    if not numbers:
+        return {}
+    if not isinstance(w3.provider, JSONBaseProvider):  # eth-tester: no JSON-RPC batches
+        return {n: int(w3.eth.get_block(n)["timestamp"]) for n in numbers}
+    requests = [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in numbers]
+    responses = w3.provider.make_batch_request(requests)
+    if not isinstance(responses, list):
+        raise ChainError(f"eth_getBlockByNumber batch failed: {responses.get('error')}")
+    stamps = {}
+    for number, response in zip(numbers, responses, strict=True):
+        if "error" in response or not response.get("result"):
+            raise ChainError(f"block {number} unavailable: {response.get('error')}")
+        stamps[number] = int(response["result"]["timestamp"], 16)
+    return stamps

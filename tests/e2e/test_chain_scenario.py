@@ -261,6 +261,7 @@ def test_audit_reports_a_settlement_that_disagrees_with_its_inputs(run: Run) -> 
     checks = {(m.subject, m.check) for m in report.mismatches}
     assert (f"settlement {real['tradeId']}", "paymentCents") in checks
     assert ("log", "decodes against the ABI") in checks
+    assert ("contract FlexSettlement", "runtime code matches the artifact") in checks
 
 
 def _send(w3: Web3, account: object, chain_id: int, fields: dict[str, object]) -> dict[str, object]:
