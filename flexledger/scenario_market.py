@@ -4,11 +4,13 @@ Matching here is a deliberately plain greedy rule (cheapest qualifying offer fir
 the offer's price); the grid-aware clearing of the market platform replaces it.
 """
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from eth_account import Account
 from eth_utils import keccak
 from rich.console import Console
 
@@ -24,8 +26,10 @@ from oracle.identity import (
     present,
     verify_presentation,
 )
+from oracle.indexer.models import IndexedEvent
 from oracle.payloads import OrderFields
 from oracle.service import OracleService
+from oracle.settlement_math import traded_energy_wh
 from oracle.types import SLOT_SECONDS, Address, ChainId, Direction, Role, Side
 
 GRID_NODES: tuple[tuple[int, int], ...] = (
@@ -38,6 +42,8 @@ GRID_NODES: tuple[tuple[int, int], ...] = (
 )
 TECH_BATTERY, TECH_EV_CHARGER, TECH_HEAT_PUMP = 1, 2, 3
 ONE_YEAR_S = 365 * 24 * 3600
+SLOTS = 4  # one hour of delivery
+MIN_FILL_W = 5_000
 PRESENTATION_DOMAIN = "flexledger.local"
 ROLES: tuple[tuple[str, Role], ...] = (
     ("oracle", Role.ORACLE),
@@ -263,37 +269,37 @@ class MarketDay:
         self, n: int, node: int, power_w: int, price: int, divisible: bool, slot_start: int
     ) -> Order:
         return Order(
-            self.address("dso-north"),
-            Side.BUY,
-            Direction.UP,
-            node,
-            ZERO_ADDRESS,
-            slot_start,
-            4,
-            power_w,
-            5_000 if divisible else power_w,
-            divisible,
-            price,
-            1_000 + n,
-            slot_start,
+            maker=self.address("dso-north"),
+            side=Side.BUY,
+            direction=Direction.UP,
+            node_id=node,
+            asset=ZERO_ADDRESS,
+            slot_start=slot_start,
+            slot_count=SLOTS,
+            power_w=power_w,
+            min_power_w=MIN_FILL_W if divisible else power_w,
+            divisible=divisible,
+            price_cents_per_mwh=price,
+            nonce=1_000 + n,
+            expiry=slot_start,  # orders close when delivery starts
         )
 
     def sell_order(self, n: int, plan: OfferPlan, slot_start: int) -> Order:
         asset = next(a for a in ASSETS if a.label == plan.asset)
         return Order(
-            self.address(asset.owner),
-            Side.SELL,
-            Direction.UP,
-            asset.node_id,
-            self.asset_addresses[plan.asset],
-            slot_start,
-            4,
-            plan.power_w,
-            5_000 if plan.divisible else plan.power_w,
-            plan.divisible,
-            plan.price_cents_per_mwh,
-            2_000 + n,
-            slot_start,
+            maker=self.address(asset.owner),
+            side=Side.SELL,
+            direction=Direction.UP,
+            node_id=asset.node_id,
+            asset=self.asset_addresses[plan.asset],
+            slot_start=slot_start,
+            slot_count=SLOTS,
+            power_w=plan.power_w,
+            min_power_w=MIN_FILL_W if plan.divisible else plan.power_w,
+            divisible=plan.divisible,
+            price_cents_per_mwh=plan.price_cents_per_mwh,
+            nonce=2_000 + n,
+            expiry=slot_start,
         )
 
     def signed(self, order: Order, name: str) -> tuple[Order, bytes]:
@@ -376,7 +382,7 @@ class MarketDay:
 
     def settle(self, trades: list[dict[str, int]], slot_start: int) -> None:
         now = int(self.chain_now().timestamp())
-        self.controls.advance_time(slot_start + 4 * SLOT_SECONDS - now + 60)
+        self.controls.advance_time(slot_start + SLOTS * SLOT_SECONDS - now + 60)
         for n, trade in enumerate(trades):
             meter = self.metering(trade, under_deliver=(n == len(trades) - 1))
             self.oracle.publish(
@@ -399,7 +405,7 @@ class MarketDay:
         self.drain("settlements finalised after the dispute window")
 
     def metering(self, trade: dict[str, int], under_deliver: bool) -> dict[str, int]:
-        traded_wh = trade["power_w"] * 4 * SLOT_SECONDS // 3600
+        traded_wh = traded_energy_wh(trade["power_w"], SLOTS)
         baseline = traded_wh * 3
         delivered = traded_wh * 6 // 10 if under_deliver else traded_wh + 500
         return {"baseline_wh": baseline, "metered_wh": baseline - delivered}
@@ -422,7 +428,7 @@ class MarketDay:
             ).raw_transaction
         )
         self.oracle.connection.wait_for_receipt(bytes(tx_hash))
-        traded_wh = trade["power_w"] * 4 * SLOT_SECONDS // 3600
+        traded_wh = traded_energy_wh(trade["power_w"], SLOTS)
         self.oracle.publish(
             "settlement.resolve",
             {
@@ -463,10 +469,8 @@ def _fields(order: Order) -> dict[str, object]:
     return OrderFields.from_order(order).model_dump()
 
 
-def _args(event: object) -> dict[str, int]:
-    import json
-
-    return dict(json.loads(event.args))  # type: ignore[attr-defined]
+def _args(event: IndexedEvent) -> dict[str, int]:
+    return dict(json.loads(event.args))
 
 
 def _plus(moment: datetime, seconds: int) -> datetime:
@@ -474,6 +478,4 @@ def _plus(moment: datetime, seconds: int) -> datetime:
 
 
 def _new_address() -> str:
-    from eth_account import Account
-
     return str(Account.create().address)

@@ -24,7 +24,7 @@ from oracle.messages import (
     UInt64,
 )
 from oracle.order_hashing import domain_separator, order_hash, recover_signer
-from oracle.types import SLOT_SECONDS, Address, Role, Side
+from oracle.types import SLOT_SECONDS, Address, Direction, Role, Side
 
 UInt8 = Annotated[int, Field(ge=0, le=255)]
 SignatureHex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
@@ -137,41 +137,21 @@ class OrderFields(Payload):
         return self
 
     def to_order(self) -> Order:
-        return Order.from_message(
-            {
+        # The field names are Order's own (snake case); only the enums need building.
+        fields = self.model_dump()
+        return Order(
+            **{
+                **fields,
                 "maker": Address(self.maker),
-                "side": self.side,
-                "direction": self.direction,
-                "nodeId": self.node_id,
                 "asset": Address(self.asset),
-                "slotStart": self.slot_start,
-                "slotCount": self.slot_count,
-                "powerW": self.power_w,
-                "minPowerW": self.min_power_w,
-                "divisible": self.divisible,
-                "priceCentsPerMWh": self.price_cents_per_mwh,
-                "nonce": self.nonce,
-                "expiry": self.expiry,
+                "side": Side(self.side),
+                "direction": Direction(self.direction),
             }
         )
 
     @classmethod
     def from_order(cls, order: Order) -> "OrderFields":
-        return cls(
-            maker=order.maker,
-            side=int(order.side),
-            direction=int(order.direction),
-            node_id=order.node_id,
-            asset=order.asset,
-            slot_start=order.slot_start,
-            slot_count=order.slot_count,
-            power_w=order.power_w,
-            min_power_w=order.min_power_w,
-            divisible=order.divisible,
-            price_cents_per_mwh=order.price_cents_per_mwh,
-            nonce=order.nonce,
-            expiry=order.expiry,
-        )
+        return cls.model_validate(order.to_dict())
 
 
 def check_order_signature(view: ChainView, order: Order, signature: str, field: str) -> bytes:

@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.types import LogReceipt
 
 from oracle.audit.deployment import check_deployment
-from oracle.audit.logsource import block_timestamps, log_chunks
+from oracle.audit.logsource import chunks_with_timestamps
 from oracle.audit.report import AuditReport, Mismatch
 from oracle.audit.state import AssetState, ReplayedState, RoleWindow, SettlementState, TradeTerms
 from oracle.errors import AuditError, ChainUnavailableError
@@ -37,7 +37,7 @@ Handler = Callable[[DecodedEvent, int], None]
 class Auditor:
     """Replays one deployment's events and reports every mismatch."""
 
-    def __init__(self, w3: Web3, manifest: Manifest, chunk_blocks: int = 2_000) -> None:
+    def __init__(self, w3: Web3, manifest: Manifest, chunk_blocks: int = 250) -> None:
         self.w3 = w3
         self.manifest = manifest
         self.chunk_blocks = chunk_blocks
@@ -97,13 +97,12 @@ class Auditor:
     def _event_chunks(self) -> Iterable[list[DecodedEvent]]:
         head = self._head
         self._report.to_block = head
-        chunks = log_chunks(
+        chunks = chunks_with_timestamps(
             self.w3, self.decoder.addresses, self.manifest.first_block, head, self.chunk_blocks
         )
-        for logs in chunks:
-            events = [e for e in map(self._decode, logs) if e is not None]
-            self._fetch_timestamps({e.block_number for e in events if _needs_time(e)})
-            yield events
+        for logs, timestamps in chunks:
+            self._timestamps = timestamps  # the chunk's events sit in these blocks only
+            yield [e for e in map(self._decode, logs) if e is not None]
 
     def _decode(self, log: LogReceipt) -> DecodedEvent | None:
         try:
@@ -119,10 +118,6 @@ class Auditor:
                 )
             )
             return None
-
-    def _fetch_timestamps(self, blocks: set[int]) -> None:
-        missing = sorted(blocks - self._timestamps.keys())
-        self._timestamps.update(block_timestamps(self.w3, missing))
 
     def _replay(self, events: list[DecodedEvent]) -> None:
         for event in events:
@@ -469,17 +464,6 @@ class Auditor:
                 event, subject, "finalised after the deadline", settlement.deadline, timestamp
             )
         settlement.finalised = True
-
-
-def _needs_time(event: DecodedEvent) -> bool:
-    return event.name in {
-        "TradeRecorded",
-        "SettlementAttested",
-        "SettlementDisputed",
-        "SettlementResolved",
-        "SettlementFinalised",
-        "OrderPlaced",
-    }
 
 
 def _plain(value: Any) -> Any:
