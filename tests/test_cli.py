@@ -78,6 +78,11 @@ def test_oracle_status_and_audit_of_an_empty_market(deployed: Path) -> None:
     assert report["clean"] and report["settlements"] == 0
 
 
+def test_oracle_run_once_drains_and_exits(deployed: Path) -> None:
+    result = flexledger(deployed, "oracle", "run", "--once")
+    assert result.returncode == 0, result.stderr
+
+
 def test_production_refuses_the_development_password(tmp_path: Path) -> None:
     env_result = subprocess.run(
         [sys.executable, "-m", "flexledger.cli", "chain", "info"],

@@ -262,6 +262,29 @@ def test_audit_reports_a_settlement_that_disagrees_with_its_inputs(run: Run) -> 
     assert (f"settlement {real['tradeId']}", "paymentCents") in checks
     assert ("log", "decodes against the ABI") in checks
     assert ("contract FlexSettlement", "runtime code matches the artifact") in checks
+    if run.rpc_url is not None:  # and the CLI says so with exit code 1
+        lying.write(run.settings.data_dir / "lying.json")
+        completed = _audit_cli(run.rpc_url, run.settings.data_dir / "lying.json")
+        assert completed.returncode == 1, completed.stderr
+        assert not json.loads(completed.stdout)["clean"]
+
+
+def _audit_cli(rpc_url: str, manifest: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flexledger.cli",
+            "audit",
+            "--rpc",
+            rpc_url,
+            "--manifest",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _send(w3: Web3, account: object, chain_id: int, fields: dict[str, object]) -> dict[str, object]:

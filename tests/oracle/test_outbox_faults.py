@@ -244,3 +244,40 @@ def test_a_sender_without_the_role_is_refused_at_publish(world: World) -> None:
         )
     assert raised.value.field == "sender"
     assert world.oracle.store.get("fsp-node") is None
+
+
+def test_a_write_counts_only_after_its_confirmations(tmp_path: Path) -> None:
+    from flexledger.settings import ChainKind
+    from tests.devnode import devnode
+
+    with devnode() as node:
+        settings = world_settings(tmp_path, chain=ChainKind.RPC, rpc_url=node.url, confirmations=3)
+        world = _devnode_world_mined(settings, node)
+        publish_nodes(world, range(60, 61))
+        world.oracle.dispatcher.run_once()
+        message = world.oracle.status_of("node-60")
+        assert message.status == MessageStatus.IN_FLIGHT  # mined, but only one block deep
+        node.rpc("evm_mine")
+        world.oracle.dispatcher.run_once()
+        assert world.oracle.status_of("node-60").status == MessageStatus.IN_FLIGHT
+        node.rpc("evm_mine")
+        world.oracle.dispatcher.run_once()
+        assert world.oracle.status_of("node-60").status == MessageStatus.CONFIRMED
+        world.close()
+
+
+def _devnode_world_mined(settings: object, node: object) -> World:
+    """A devnode world while a background thread mines blocks for the set-up's waits."""
+    stop = threading.Event()
+
+    def mine() -> None:
+        while not stop.wait(0.2):
+            node.rpc("evm_mine")  # type: ignore[attr-defined]
+
+    miner = threading.Thread(target=mine, daemon=True)
+    miner.start()
+    try:
+        return _devnode_world(settings, node.private_keys[0])  # type: ignore[attr-defined]
+    finally:
+        stop.set()
+        miner.join()
