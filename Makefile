@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy oracle
+	$(BIN)/mypy oracle market
 
 pytest: setup
 	$(BIN)/pytest -q -p no:cacheprovider
