@@ -3,18 +3,19 @@
 Hierarchy::
 
     FlexledgerError
-    └── ClearingError                                   (market.clearing)
-        └── ClearingInputError(ClearingError, ValueError)  malformed book or topology;
-                                                           ``field`` names what is wrong
+    └── MarketError                                         (market/errors.py)
+        └── ClearingError
+            └── ClearingInputError(ClearingError, ValueError)  malformed book or topology;
+                                                               ``field`` names what is wrong
 
 The engine raises nothing else on purpose: an order that merely cannot trade is not an error,
 it gets an :class:`~market.clearing.model.Explanation`.
 """
 
-from flexledger.errors import FlexledgerError
+from market.errors import MarketError
 
 
-class ClearingError(FlexledgerError):
+class ClearingError(MarketError):
     """Base class of every error the clearing engine raises."""
 
 
