@@ -78,13 +78,13 @@ class Report:
 
     def table(self) -> str:
         head = (
-            f"{'contract':<15} {'function':<24} {'case':<44} "
+            f"{'contract':<16} {'function':<24} {'case':<44} "
             f"{'gasUsed':>10} {'items':>6} {'per item':>9}"
         )
         lines = [head, "-" * len(head)]
         for m in self.rows:
             lines.append(
-                f"{m.contract:<15} {m.function:<24} {m.case:<44} {m.gas_used:>10,} "
+                f"{m.contract:<16} {m.function:<24} {m.case:<44} {m.gas_used:>10,} "
                 f"{m.items:>6} {m.per_item:>9,}"
             )
         return "\n".join(lines)
@@ -106,6 +106,7 @@ def measure_deployments(report: Report, world: World) -> None:
         ("GridRegistry", world.grid),
         ("FlexMarket", world.market),
         ("FlexSettlement", world.settlement),
+        ("BaselineRegistry", world.baselines),
     ):
         creation = world.w3.eth.get_transaction_receipt(_creation_tx(world, contract.address))
         report.add(name, "constructor", "deployment", dict(creation))
@@ -386,6 +387,15 @@ def measure_settlement(report: Report, world: World, trade_ids: list[int], slot:
     report.add("FlexSettlement", "setWindows", "", send(s.setWindows(7200, 7200), world.operator))
 
 
+def measure_baselines(report: Report, world: World) -> None:
+    b = world.baselines.functions
+    (first,) = _filler(1)
+    report.add("BaselineRegistry", "lockBaseline", "", send(b.lockBaseline(first), world.oracle))
+    for count in (1, 10, 100, 256):
+        receipt = send(b.lockBaselines(_filler(count)), world.oracle)
+        report.add("BaselineRegistry", "lockBaselines", f"{count} baseline hashes", receipt, count)
+
+
 def main() -> int:
     world = deploy_world()
     report = Report()
@@ -397,6 +407,7 @@ def main() -> int:
     measure_batches(report, world)
     trade_ids = measure_trades(report, world, buy, sell, slot)
     measure_settlement(report, world, trade_ids, slot)
+    measure_baselines(report, world)
     print(report.table())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")

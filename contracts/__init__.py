@@ -23,6 +23,7 @@ CONTRACT_NAMES: tuple[str, ...] = (
     "GridRegistry",
     "FlexMarket",
     "FlexSettlement",
+    "BaselineRegistry",
 )
 
 _REQUIRED = ("abi", "bytecode", "deployedBytecode", "compilerVersion", "evmVersion", "sourceHash")

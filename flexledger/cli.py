@@ -37,7 +37,7 @@ def _fail(error: Exception, code: int = 1) -> typer.Exit:
 def chain_deploy(
     force: Annotated[bool, typer.Option(help="Deploy again even if a manifest exists.")] = False,
 ) -> None:
-    """Deploy the five contracts and write the deployment manifest."""
+    """Deploy the six contracts and write the deployment manifest."""
     from flexledger import wiring
 
     settings = get_settings()
@@ -121,6 +121,30 @@ def audit(
         out.write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
     raise typer.Exit(0 if report.clean else 1)
+
+
+@app.command("serve")
+def serve() -> None:
+    """Serve the REST API (FLEXLEDGER_API_HOST/PORT) with the oracle pumping behind it."""
+    from flexledger.platform_wiring import gas_faucet, open_platform
+    from flexledger.server import serve as serve_api
+
+    settings = get_settings()
+    try:
+        with open_platform(settings) as (platform, connection):
+            console.print(
+                f"flexledger API on {settings.resolved_public_url}/api/v1/docs "
+                f"(chain {platform.chain_id}, database {settings.resolved_database_url})"
+            )
+            serve_api(
+                platform,
+                settings.api_host,
+                settings.api_port,
+                settings.poll_interval_s,
+                gas_faucet(connection),
+            )
+    except FlexledgerError as error:
+        raise _fail(error) from None
 
 
 @app.command("scenario")

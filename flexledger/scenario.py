@@ -60,7 +60,7 @@ def _run_on(
     signers = _participants(settings, connection, controls, console)
     manifest = deploy_suite(connection, signers["market-operator"].account)
     manifest.write(settings.resolved_manifest_path)
-    console.print(f"[green]deployed[/] the five contracts on chain {connection.chain_id}")
+    console.print(f"[green]deployed[/] the six contracts on chain {connection.chain_id}")
     oracle = wiring.oracle_service(settings, connection, manifest, account_book(signers))
     day = MarketDay(oracle, signers, controls, console)
     try:

@@ -37,7 +37,7 @@ def all_abis() -> list[list[dict[str, Any]]]:
 
 
 class ContractSuite:
-    """The five flexledger contracts on one chain."""
+    """The six flexledger contracts on one chain."""
 
     def __init__(self, w3: Web3, manifest: Manifest) -> None:
         self.w3 = w3
@@ -80,6 +80,9 @@ class ContractSuite:
 
     def identity_owner(self, identity: Address) -> Address:
         return Address(self.read("DIDRegistry", "identityOwner", identity))
+
+    def baseline_locked_at(self, baseline_hash: bytes) -> int:
+        return int(self.read("BaselineRegistry", "lockedAt", baseline_hash))
 
     @property
     def chain_id(self) -> int:

@@ -1,4 +1,4 @@
-"""Deploying the five contracts and writing the manifest.
+"""Deploying the six contracts and writing the manifest.
 
 Deployment is the bootstrap that precedes the outbox (the outbox needs the manifest), so
 it signs and sends directly with the deployer's key and waits for each receipt with the
@@ -33,7 +33,12 @@ def deploy_suite(
     deployer: LocalAccount,
     parameters: SettlementParameters = SettlementParameters(),
 ) -> Manifest:
-    """Deploy DIDRegistry, RoleRegistry, GridRegistry, FlexMarket and FlexSettlement."""
+    """Deploy DIDRegistry, RoleRegistry, GridRegistry, FlexMarket, FlexSettlement and
+    BaselineRegistry.
+
+    BaselineRegistry goes last, so the other five keep the addresses (deployer nonces) they
+    had before it existed.
+    """
     deployed: dict[str, DeployedContract] = {}
 
     def put(name: str, *args: Any) -> Address:
@@ -52,6 +57,7 @@ def deploy_suite(
         parameters.dispute_window_s,
         parameters.attestation_window_s,
     )
+    put("BaselineRegistry", roles)
     return Manifest(
         chain_id=connection.chain_id,
         contracts=deployed,

@@ -1,6 +1,6 @@
 """Decoding flexledger contract logs into named events, fast and without web3 contracts.
 
-Both the indexer and the auditor read every log of the five contracts; decoding with
+Both the indexer and the auditor read every log of the six contracts; decoding with
 eth-abi directly keeps the auditor above a thousand settlements per second.
 """
 

@@ -43,6 +43,10 @@ class ChainView(Protocol):
 
     def identity_owner(self, identity: Address) -> Address: ...
 
+    def baseline_locked_at(self, baseline_hash: bytes) -> int:
+        """Unix seconds the baseline hash was locked on chain; 0 if it is not locked."""
+        ...
+
 
 class Payload(BaseModel):
     """Base of every message payload: strict, immutable, no unknown fields."""
@@ -81,6 +85,7 @@ class MessageSpec:
     sender_roles: frozenset[Role]  # empty: anyone may send
     batch_function: str | None = None
     max_batch: int = 1
+    presigned: bool = False  # the payload carries a transaction its sender's wallet signed
 
     def parse(self, raw: dict[str, Any] | Payload) -> Payload:
         """Validate a raw payload; the error names the first offending field."""

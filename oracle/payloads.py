@@ -7,7 +7,7 @@ add their own kinds by registering more specs on the registry; nothing here chan
 
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from oracle.eip712 import ZERO_ADDRESS, Order
 from oracle.errors import OracleValueError
@@ -33,6 +33,10 @@ MAX_PROOF_LENGTH = 16
 ORDER_BATCH_LIMIT = 1000
 TRADE_BATCH_LIMIT = 8  # FlexMarket.MAX_TRADES_PER_BATCH: 8 trades ≈ 2M gas of an 8M block
 ATTESTATION_BATCH_LIMIT = 200
+# BaselineRegistry.MAX_BATCH is 256 (6.4M gas); 200 locks use 5.0M, so the estimate plus
+# the dispatcher's 25 % headroom stays well inside an 8M block.
+BASELINE_BATCH_LIMIT = 200
+ZERO_HASH = "0x" + "00" * 32
 
 
 def _bytes32(value: str) -> bytes:
@@ -288,6 +292,35 @@ class Finalisation(Payload):
         return self.trade_id
 
 
+class BaselineLock(Payload):
+    """Locks the hash of a nominated baseline on chain, before gate closure."""
+
+    baseline_hash: Bytes32Hex
+
+    @field_validator("baseline_hash")
+    @classmethod
+    def _nonzero_lowercase(cls, value: str) -> str:
+        # Lower case, so one hash has one canonical payload (and one content hash).
+        if value.lower() == ZERO_HASH:
+            raise ValueError("the zero hash is no baseline hash; hash the nominated profile")
+        return value.lower()
+
+    def check_on_chain(self, view: ChainView, sender: Address) -> None:
+        locked_at = view.baseline_locked_at(_bytes32(self.baseline_hash))
+        if locked_at:
+            raise OracleValueError(
+                "baseline_hash",
+                f"already locked on chain at unix time {locked_at}; a lock is never moved, "
+                "so nominate a changed baseline under its own hash",
+            )
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (_bytes32(self.baseline_hash),)
+
+    def batch_item(self) -> Any:
+        return _bytes32(self.baseline_hash)
+
+
 OPERATOR = frozenset({Role.MARKET_OPERATOR})
 SYSTEM_OPERATORS = frozenset({Role.DSO, Role.TSO, Role.MARKET_OPERATOR})
 
@@ -334,6 +367,15 @@ BUILTIN_SPECS: tuple[MessageSpec, ...] = (
         max_batch=ATTESTATION_BATCH_LIMIT,
     ),
     MessageSpec(
+        "baseline.lock",
+        BaselineLock,
+        "BaselineRegistry",
+        "lockBaseline",
+        frozenset({Role.ORACLE}),
+        batch_function="lockBaselines",
+        max_batch=BASELINE_BATCH_LIMIT,
+    ),
+    MessageSpec(
         "settlement.resolve", DisputeResolution, "FlexSettlement", "resolveDispute", OPERATOR
     ),
     MessageSpec(
@@ -358,6 +400,7 @@ __all__ = [
     "AssetNodeConfirmation",
     "AssetRegistration",
     "Attestation",
+    "BaselineLock",
     "DisputeResolution",
     "Finalisation",
     "NodeRegistration",

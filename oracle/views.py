@@ -14,7 +14,8 @@ from oracle.types import Address, Role
 
 
 class CachedChainView:
-    """Answers ``has_role`` and ``identity_owner`` from a cache for ``ttl_s`` seconds."""
+    """Answers ``has_role``, ``identity_owner`` and ``baseline_locked_at`` from a cache for
+    ``ttl_s`` seconds."""
 
     def __init__(
         self, view: ChainView, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic
@@ -24,6 +25,7 @@ class CachedChainView:
         self._clock = clock
         self._roles: dict[tuple[str, Role], tuple[float, bool]] = {}
         self._owners: dict[str, tuple[float, Address]] = {}
+        self._locks: dict[bytes, tuple[float, int]] = {}
 
     @property
     def chain_id(self) -> int:
@@ -51,6 +53,15 @@ class CachedChainView:
         self._owners[key] = (self._clock(), owner)
         return owner
 
+    def baseline_locked_at(self, baseline_hash: bytes) -> int:
+        cached = self._locks.get(baseline_hash)
+        if cached is not None and self._clock() - cached[0] < self._ttl_s:
+            return cached[1]
+        locked_at = self._view.baseline_locked_at(baseline_hash)
+        self._locks[baseline_hash] = (self._clock(), locked_at)
+        return locked_at
+
     def forget(self) -> None:
         self._roles.clear()
         self._owners.clear()
+        self._locks.clear()

@@ -42,6 +42,7 @@ def test_deploy_writes_a_manifest(deployed: Path) -> None:
         "GridRegistry",
         "FlexMarket",
         "FlexSettlement",
+        "BaselineRegistry",
     }
     assert all(c["deploy_block"] > 0 and c["artifact_hash"] for c in manifest["contracts"].values())
 

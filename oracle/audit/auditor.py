@@ -3,12 +3,13 @@
 The auditor trusts nothing but the chain and the contract addresses in the manifest. It
 first checks that the code at each address is the committed artifact's (immutables
 masked) and that the contracts point at each other as the manifest says. It then
-reads every event of the five contracts in bounded chunks, replays them in chain order
+reads every event of the six contracts in bounded chunks, replays them in chain order
 (see state.py) and, at each trade and settlement, checks what the contracts should have
 enforced: order hashes and EIP-712 signatures by the maker's DID owner at that moment,
 roles valid at the block's time, commitment of each order (placed, or in a committed
 Merkle batch), grid location, price, slot, direction and volume rules, and the settlement
-arithmetic (oracle/settlement_math.py). Every disagreement is reported; none is fatal.
+arithmetic (oracle/settlement_math.py). Baseline locks are counted and checked too: by an
+oracle, at the block's time, each hash once. Every disagreement is reported; none is fatal.
 """
 
 import time
@@ -70,6 +71,7 @@ class Auditor:
             "SettlementDisputed": self._on_disputed,
             "SettlementResolved": self._on_resolved,
             "SettlementFinalised": self._on_finalised,
+            "BaselineLocked": self._on_baseline_locked,
         }
 
     def run(self) -> AuditReport:
@@ -464,6 +466,22 @@ class Auditor:
                 event, subject, "finalised after the deadline", settlement.deadline, timestamp
             )
         settlement.finalised = True
+
+    # -- baselines -----------------------------------------------------------------------
+
+    def _on_baseline_locked(self, event: DecodedEvent, timestamp: int) -> None:
+        self._report.baselines_locked += 1
+        baseline_hash: bytes = event.args["baselineHash"]
+        subject = f"baseline 0x{baseline_hash.hex()}"
+        if not self.state.has_role(event.args["oracle"], Role.ORACLE, timestamp):
+            self._mismatch(event, subject, "locked by an oracle", "ORACLE", event.args["oracle"])
+        locked_at = int(event.args["lockedAt"])
+        if locked_at != timestamp:
+            self._mismatch(event, subject, "locked at the block's time", timestamp, locked_at)
+        if baseline_hash in self.state.baseline_locks:
+            self._mismatch(event, subject, "locked once", 1, 2)
+        else:
+            self.state.baseline_locks[baseline_hash] = locked_at
 
 
 def _plain(value: Any) -> Any:

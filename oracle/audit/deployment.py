@@ -22,6 +22,7 @@ WIRING: tuple[tuple[str, str, str], ...] = (
     ("FlexMarket", "didRegistry", "DIDRegistry"),
     ("FlexMarket", "gridRegistry", "GridRegistry"),
     ("FlexSettlement", "market", "FlexMarket"),
+    ("BaselineRegistry", "roleRegistry", "RoleRegistry"),
 )
 
 

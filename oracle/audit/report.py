@@ -27,6 +27,7 @@ class AuditReport:
     finalised: int = 0
     disputed: int = 0
     orders_verified: int = 0
+    baselines_locked: int = 0
     duration_s: float = 0.0
     mismatches: list[Mismatch] = field(default_factory=list)
 

@@ -71,6 +71,7 @@ class ReplayedState:
     penalty_factor_bps: int = 0
     attestation_window_s: int = 0
     dispute_window_s: int = 0
+    baseline_locks: dict[bytes, int] = field(default_factory=dict)  # hash -> lock time
 
     def owner_of(self, identity: str) -> str:
         return self.owners.get(identity.lower(), identity)

@@ -38,6 +38,7 @@ from oracle.outbox.models import (
     TransactionStatus,
     utc_now,
 )
+from oracle.relay import RelayedTransaction
 from oracle.types import Address, web3_address
 from oracle.views import CachedChainView
 
@@ -225,11 +226,12 @@ class Dispatcher:
             message.attempts += 1
             message.last_error = reason
             message.transaction_id = None
-            message.status = (
-                MessageStatus.REJECTED
-                if message.attempts >= self.policy.max_attempts
-                else MessageStatus.PENDING
+            # Only the wallet can sign a relayed transaction again, so it is not retried.
+            final = (
+                message.attempts >= self.policy.max_attempts
+                or self.registry.spec(message.kind).presigned
             )
+            message.status = MessageStatus.REJECTED if final else MessageStatus.PENDING
             message.next_attempt_at = self.clock() + self.policy.backoff(message.attempts)
             session.add(message)
         return len(messages)
@@ -282,6 +284,8 @@ class Dispatcher:
         report: RoundReport,
     ) -> set[int]:
         """Pre-flight, sign, persist and broadcast; returns the ids not sent this time."""
+        if spec.presigned:
+            return self._relay(spec, sender, accepted, report)
         data = self._call_data(spec, [p for _, p in accepted])
         try:
             gas = self._gas_limit(spec.contract, sender, data, accepted)
@@ -293,6 +297,64 @@ class Dispatcher:
         report.sent_transactions += 1
         report.sent_messages += len(accepted)
         return {_id(m) for m, _ in accepted}
+
+    def _relay(
+        self,
+        spec: MessageSpec,
+        sender: Address,
+        accepted: Sequence[tuple[OutboxMessage, Payload]],
+        report: RoundReport,
+    ) -> set[int]:
+        message, payload = accepted[0]
+        assert isinstance(payload, RelayedTransaction)
+        decoded = payload.decoded()
+        call = {"from": sender, "to": decoded.to, "data": "0x" + decoded.data.hex()}
+        try:
+            self.suite.w3.eth.call(call)  # type: ignore[arg-type]
+        except ContractLogicError as error:
+            self._reject(message, str(self.suite.revert_of(error)), report)
+            return {_id(message)}
+        with Session(self.engine) as session:
+            tx = OutboxTransaction(
+                sender=sender,
+                nonce=decoded.nonce,
+                kind=spec.kind,
+                message_count=1,
+                tx_hash=decoded.tx_hash,
+                raw_tx=payload.raw_transaction,
+            )
+            session.add(tx)
+            session.flush()
+            stored = session.get(OutboxMessage, message.id)
+            assert stored is not None and stored.status == MessageStatus.PENDING
+            stored.status = MessageStatus.IN_FLIGHT
+            stored.transaction_id = tx.id
+            stored.attempts += 1
+            session.add(stored)
+            session.commit()
+            session.refresh(tx)
+        try:
+            self._broadcast(tx)
+        except ChainUnavailableError:
+            raise
+        except Exception as error:  # a nonce the wallet spent, too little gas money, ...
+            self._drop_relayed(tx, f"the node refused the wallet's transaction: {error}", report)
+            return {_id(message)}
+        self._mark_sent(tx)
+        report.sent_transactions += 1
+        report.sent_messages += 1
+        return {_id(message)}
+
+    def _drop_relayed(self, tx: OutboxTransaction, reason: str, report: RoundReport) -> None:
+        with Session(self.engine) as session:
+            stored = session.get(OutboxTransaction, tx.id)
+            assert stored is not None
+            stored.status = TransactionStatus.DROPPED
+            stored.error = reason
+            session.add(stored)
+            self._requeue_messages(session, stored, reason)
+            session.commit()
+        report.rejected_messages += 1
 
     def _call_data(self, spec: MessageSpec, payloads: Sequence[Payload]) -> str:
         if len(payloads) > 1 and spec.batch_function is not None:

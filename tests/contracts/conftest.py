@@ -11,7 +11,7 @@ from tests.contracts.world import World, deploy_world
 
 @pytest.fixture(scope="session")
 def deployed() -> World:
-    """The five contracts deployed once, with roles, grid nodes and assets."""
+    """The six contracts deployed once, with roles, grid nodes and assets."""
     return deploy_world()
 
 

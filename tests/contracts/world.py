@@ -68,6 +68,7 @@ class World:
     grid: Contract
     market: Contract
     settlement: Contract
+    baselines: Contract
     nonces: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -148,7 +149,9 @@ def send(fn: Any, who: Participant) -> dict[str, Any]:
 
 
 def deploy_world() -> World:
-    """Deploys all five contracts, grants the roles and registers a small grid with assets."""
+    """Deploys all six contracts, grants the roles and registers a small grid with assets.
+
+    BaselineRegistry is deployed last, so the other contracts keep their addresses."""
     w3, tester, people = make_chain()
     op = people["operator"]
     roles = deploy(w3, "RoleRegistry", sender=op)
@@ -165,7 +168,8 @@ def deploy_world() -> World:
         ATTESTATION_WINDOW_S,
         sender=op,
     )
-    world = World(w3, tester, people, roles, dids, grid, market, settlement)
+    baselines = deploy(w3, "BaselineRegistry", roles.address, sender=op)
+    world = World(w3, tester, people, roles, dids, grid, market, settlement, baselines)
     _grant_roles(world)
     _register_grid(world)
     return world
