@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from flexledger.errors import SettingsError
 
 DEVELOPMENT_PASSWORD = "flexledger-development-only"
+DEVELOPMENT_SESSION_SECRET = "flexledger-development-only-session-secret"
 
 
 class Environment(StrEnum):
@@ -49,6 +50,18 @@ class Settings(BaseSettings):
     )
     manifest_path: Path | None = None
 
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None, description="Base URL wallets sign in to; default http://host:port."
+    )
+    session_secret: str = Field(
+        default=DEVELOPMENT_SESSION_SECRET, min_length=32, description="HMAC key of sessions."
+    )
+    pricing: str = Field(default="pay_as_bid", pattern=r"^(pay_as_bid|pay_as_clear)$")
+    rate_limit_per_s: float = Field(default=200.0, gt=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
+
     outbox_batch_size: int = Field(default=500, ge=1, le=2000)
     outbox_max_attempts: int = Field(default=20, ge=1)
     outbox_backoff_base_s: float = Field(default=0.5, gt=0)
@@ -60,6 +73,10 @@ class Settings(BaseSettings):
             if self.keystore_password == DEVELOPMENT_PASSWORD:
                 raise SettingsError(
                     "FLEXLEDGER_KEYSTORE_PASSWORD must be set to a real secret in production"
+                )
+            if self.session_secret == DEVELOPMENT_SESSION_SECRET:
+                raise SettingsError(
+                    "FLEXLEDGER_SESSION_SECRET must be set to a random secret in production"
                 )
             if self.chain is ChainKind.EMBEDDED:
                 raise SettingsError(
@@ -77,6 +94,10 @@ class Settings(BaseSettings):
     @property
     def resolved_manifest_path(self) -> Path:
         return self.manifest_path or self.data_dir / "deployment.json"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
 
     @property
     def keystore_dir(self) -> Path:

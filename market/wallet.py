@@ -7,7 +7,7 @@ is ``eth_signTypedData_v4`` over the market's EIP-712 order (the typed data live
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -89,3 +89,8 @@ class Wallet:
     def sign_order(self, order: Order, market_address: Address) -> bytes:
         """The 65-byte ``eth_signTypedData_v4`` signature of ``order`` for that market."""
         return sign_order(order, bytes(self._account.key), self._chain_id, market_address)
+
+    def sign_transaction(self, transaction: dict[str, Any]) -> str:
+        """The signed raw transaction as 0x-hex, as ``eth_signTransaction`` returns it."""
+        signed = self._account.sign_transaction(transaction)
+        return "0x" + bytes(signed.raw_transaction).hex()

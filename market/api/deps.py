@@ -1,0 +1,102 @@
+"""Request dependencies: the platform, a database session, the signed-in participant."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from market.api.ratelimit import RateLimiter
+from market.auth import AuthError, verify_session
+from market.db.models import Organisation, OrganisationKind, OrganisationStatus
+from market.errors import ForbiddenError
+from market.platform import Platform
+from market.registration import of_address
+from oracle.types import Address, Role
+
+bearer = HTTPBearer(auto_error=False, description="Session token from POST /api/v1/auth/sign-in")
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def get_session(platform: PlatformDep) -> Iterator[Session]:
+    with Session(platform.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """The signed-in wallet, its organisation (if registered) and the platform."""
+
+    address: Address
+    organisation: Organisation | None
+    platform: Platform
+
+    @property
+    def is_operator(self) -> bool:
+        return self.address == self.platform.operator_address
+
+    def holds(self, *roles: Role) -> bool:
+        return any(self.platform.has_role(self.address, role) for role in roles)
+
+    def require(self, *roles: Role) -> Organisation:
+        """The participant's active organisation, which must hold one of ``roles`` on chain."""
+        names = "/".join(role.name for role in roles)
+        if not self.holds(*roles):
+            raise ForbiddenError(
+                "authorization", f"{self.address} does not hold the {names} role on chain"
+            )
+        if self.organisation is None or self.organisation.status != OrganisationStatus.ACTIVE:
+            raise ForbiddenError("authorization", f"{self.address} has no active organisation")
+        return self.organisation
+
+    def require_operator(self) -> None:
+        if not self.is_operator:
+            raise ForbiddenError("authorization", "only the market operator may do this")
+
+    @property
+    def kind(self) -> OrganisationKind | None:
+        return None if self.organisation is None else self.organisation.kind
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def rate_limited(request: Request) -> None:
+    """Anonymous callers share a bucket per client host."""
+    host = request.client.host if request.client else "unknown"
+    _limiter(request).take(f"host:{host}")
+
+
+def current_participant(
+    request: Request,
+    platform: PlatformDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Participant:
+    if credentials is None:
+        raise AuthError("sign in first: send 'Authorization: Bearer <session token>'")
+    verified = verify_session(
+        credentials.credentials, datetime.now(UTC), secret=platform.auth.session_secret
+    )
+    if verified.chain_id != platform.chain_id:
+        raise AuthError(f"session is for chain {verified.chain_id}, not {platform.chain_id}")
+    _limiter(request).take(f"address:{verified.address}")
+    return Participant(verified.address, of_address(session, verified.address), platform)
+
+
+ParticipantDep = Annotated[Participant, Depends(current_participant)]

@@ -1,0 +1,65 @@
+"""Domain errors as HTTP answers: one status per error class, the field named in the body.
+
+Every error body is ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``, the shape
+FastAPI uses for request validation, so clients read one format whatever went wrong.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from market.auth import AuthError, SiweError
+from market.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    MarketError,
+    MarketValueError,
+    NotFoundError,
+    RateLimitedError,
+)
+from oracle.errors import ChainUnavailableError, OracleValueError
+
+STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (RateLimitedError, 429, "rate_limited"),
+    (AuthError, 401, "unauthenticated"),
+    (ForbiddenError, 403, "forbidden"),
+    (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    (MarketValueError, 422, "invalid"),
+    (OracleValueError, 422, "invalid"),
+    (ChainUnavailableError, 503, "chain_unavailable"),
+    (MarketError, 422, "invalid"),
+)
+
+
+def error_body(field: str | None, message: str, kind: str) -> dict[str, Any]:
+    loc = ["body", *field.split(".")] if field else []
+    return {"detail": [{"loc": loc, "msg": message, "type": kind}]}
+
+
+def _field_and_message(error: Exception) -> tuple[str | None, str]:
+    if isinstance(error, FieldError):
+        return error.field, error.message
+    if isinstance(error, SiweError):
+        return error.field, error.message
+    if isinstance(error, OracleValueError):
+        return error.field, error.message
+    return None, str(error)
+
+
+def handle(_request: Request, error: Exception) -> JSONResponse:
+    for kind, status, name in STATUS:
+        if isinstance(error, kind):
+            field, message = _field_and_message(error)
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+            if isinstance(error, RateLimitedError):
+                headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
+            return JSONResponse(error_body(field, message, name), status, headers=headers)
+    raise error
+
+
+def install(app: FastAPI) -> None:
+    for kind in (MarketError, OracleValueError, ChainUnavailableError):
+        app.add_exception_handler(kind, handle)

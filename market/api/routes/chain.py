@@ -1,0 +1,73 @@
+"""The chain as participants see it: contracts, their wallet's nonce, relayed transactions."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from market import transactions
+from market.api.deps import ParticipantDep, PlatformDep
+from market.errors import ForbiddenError
+from oracle.errors import OracleValueError
+from oracle.outbox.models import OutboxMessage
+
+router = APIRouter(tags=["chain"])
+
+
+class ChainOut(BaseModel):
+    chain_id: int
+    block: int
+    contracts: dict[str, str]
+    market_operator: str
+    oracle: str
+
+
+class RawTransaction(BaseModel):
+    raw_transaction: str = Field(
+        pattern=r"^0x[0-9a-fA-F]+$", max_length=131_074, description="eth_signTransaction output."
+    )
+
+
+class RelayOut(BaseModel):
+    tx_hash: str
+    status: str
+    error: str | None = None
+
+    @classmethod
+    def of(cls, message: OutboxMessage) -> "RelayOut":
+        return cls(
+            tx_hash=message.key.removeprefix("tx:"),
+            status=str(message.status),
+            error=message.last_error,
+        )
+
+
+@router.get("/chain", summary="Chain id, head and contract addresses")
+def chain(platform: PlatformDep) -> ChainOut:
+    suite = platform.oracle.suite
+    with platform.chain_lock:
+        block = int(suite.w3.eth.block_number)
+    return ChainOut(
+        chain_id=platform.chain_id,
+        block=block,
+        contracts={name: c.address for name, c in suite.manifest.contracts.items()},
+        market_operator=platform.operator_address,
+        oracle=platform.oracle_address,
+    )
+
+
+@router.post(
+    "/transactions", status_code=202, summary="Relay a registry transaction your wallet signed"
+)
+def relay(body: RawTransaction, participant: ParticipantDep, platform: PlatformDep) -> RelayOut:
+    message = transactions.relay(platform, participant.address, body.raw_transaction)
+    return RelayOut.of(message)
+
+
+@router.get("/transactions/{tx_hash}", summary="Where a relayed transaction stands")
+def relayed(tx_hash: str, participant: ParticipantDep, platform: PlatformDep) -> RelayOut:
+    try:
+        message = platform.oracle.status_of(f"tx:{tx_hash.lower()}")
+    except OracleValueError:
+        raise ForbiddenError("tx_hash", "no relayed transaction of yours with this hash") from None
+    if message.sender != participant.address and not participant.is_operator:
+        raise ForbiddenError("tx_hash", "no relayed transaction of yours with this hash")
+    return RelayOut.of(message)

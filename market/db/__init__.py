@@ -1,0 +1,1 @@
+"""The platform's own tables (off-chain data) and their migrations."""

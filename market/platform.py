@@ -1,0 +1,101 @@
+"""The market platform as one object: its database, its oracle, its markets and its clock.
+
+The REST API, the CLI and the demo all work through a :class:`Platform`. It owns no chain
+connection of its own: every chain write is an outbox message of its
+:class:`~oracle.service.OracleService`, and chain state comes back through the oracle's event
+indexer (:meth:`pump`), which :mod:`market.sync` applies to the platform's tables.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from market.auth import MemoryNonceStore
+from market.db.migrate import upgrade
+from market.gates import MarketCatalogue
+from market.sync import EventSync, SyncReport
+from oracle.identity import Signer
+from oracle.outbox.dispatcher import RoundReport
+from oracle.relay import relay_spec
+from oracle.service import OracleService
+from oracle.types import Address, Role
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Sign-in (EIP-4361) and session settings."""
+
+    domain: str  # the host[:port] wallets sign in to, e.g. "localhost:8000"
+    uri: str  # the platform's base URI, e.g. "http://localhost:8000"
+    session_secret: bytes
+    session_ttl: timedelta = timedelta(hours=8)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token bucket per participant: ``burst`` requests at once, ``per_second`` refill."""
+
+    per_second: float = 200.0
+    burst: int = 400
+
+
+@dataclass
+class Platform:
+    engine: Engine
+    oracle: OracleService
+    operator: Signer  # the market operator: trust anchor, records trades, finalises
+    oracle_address: Address  # holds the ORACLE role: commits orders, attests metering
+    auth: AuthConfig
+    markets: MarketCatalogue = field(default_factory=MarketCatalogue)
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    clock: Callable[[], int] = field(default=lambda: int(time.time()))
+    pricing: str = "pay_as_bid"
+
+    def __post_init__(self) -> None:
+        upgrade(self.engine)
+        if "wallet.transaction" not in self.oracle.registry.kinds():
+            self.oracle.registry.register(relay_spec())
+        self.nonces = MemoryNonceStore()
+        self.sync = EventSync(self.engine, self.oracle)
+        # py-evm and the dispatcher are not thread-safe; the API's handlers and the
+        # background pump take this lock around anything that touches the chain.
+        self.chain_lock = threading.RLock()
+
+    @property
+    def chain_id(self) -> int:
+        return self.oracle.suite.chain_id
+
+    @property
+    def operator_address(self) -> Address:
+        return self.operator.address
+
+    def now(self) -> int:
+        """The platform's time in unix seconds (the chain's time in a development demo)."""
+        return self.clock()
+
+    def has_role(self, address: Address, role: Role) -> bool:
+        with self.chain_lock:
+            return self.oracle.view.has_role(address, role)
+
+    def pump(self) -> tuple[RoundReport, SyncReport]:
+        """One round: send and confirm outbox messages, index events, apply them."""
+        with self.chain_lock:
+            report = self.oracle.dispatcher.run_once()
+            self.oracle.index()
+            synced = self.sync.run_once()
+        return report, synced
+
+    def settle(self, timeout_s: float = 120.0) -> tuple[RoundReport, SyncReport]:
+        """Pump until the outbox is idle (CLI jobs, the demo, tests)."""
+        with self.chain_lock:
+            report = self.oracle.drain(timeout_s=timeout_s)
+            self.oracle.index()
+            synced = self.sync.run_once()
+        return report, synced
+
+    def close(self) -> None:
+        self.oracle.close()

@@ -1,0 +1,194 @@
+"""Applies the chain's events, as the oracle indexed them, to the platform's tables.
+
+The chain is the source of truth for what is registered, traded and settled; the platform's
+rows say "pending" until the event that confirms them has been indexed. Events are applied
+in index order from a cursor, each handler idempotent, so a restart applies nothing twice.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from market.db.models import (
+    Asset,
+    AssetStatus,
+    Baseline,
+    GridNode,
+    MarketOrder,
+    MarketTrade,
+    OrderStatus,
+    Organisation,
+    OrganisationStatus,
+    SettlementRecord,
+    SettlementStatus,
+    SyncCursor,
+    TradeStatus,
+)
+from oracle.indexer.models import IndexedEvent
+from oracle.service import OracleService
+
+CURSOR = "events"
+BATCH = 2000
+
+Handler = Callable[[Session, dict[str, Any]], None]
+
+
+@dataclass
+class SyncReport:
+    applied: int = 0
+    by_event: dict[str, int] = field(default_factory=dict)
+
+
+class EventSync:
+    def __init__(self, engine: Engine, oracle: OracleService) -> None:
+        self.engine = engine
+        self.chain_id = oracle.suite.chain_id
+        self.handlers: dict[str, Handler] = {
+            "RoleGranted": _role_granted,
+            "NodeRegistered": _node_registered,
+            "AssetRegistered": _asset_registered,
+            "AssetNodeConfirmed": _asset_node_confirmed,
+            "AssetRetired": _asset_retired,
+            "OrderCancelled": _order_cancelled,
+            "TradeRecorded": _trade_recorded,
+            "SettlementAttested": _settled,
+            "SettlementResolved": _settled,
+            "SettlementFinalised": _finalised,
+            "BaselineLocked": _baseline_locked,
+        }
+
+    def run_once(self) -> SyncReport:
+        report = SyncReport()
+        while True:
+            applied = self._apply_batch(report)
+            if applied < BATCH:
+                return report
+
+    def _apply_batch(self, report: SyncReport) -> int:
+        with Session(self.engine) as session:
+            cursor = session.get(SyncCursor, CURSOR) or SyncCursor(name=CURSOR)
+            events = session.exec(
+                select(IndexedEvent)
+                .where(IndexedEvent.chain_id == self.chain_id)
+                .where(col(IndexedEvent.id) > cursor.last_event_id)
+                .order_by(col(IndexedEvent.id))
+                .limit(BATCH)
+            ).all()
+            for event in events:
+                handler = self.handlers.get(event.event)
+                if handler is not None:
+                    handler(session, json.loads(event.args))
+                    report.applied += 1
+                    report.by_event[event.event] = report.by_event.get(event.event, 0) + 1
+                assert event.id is not None
+                cursor.last_event_id = event.id
+            session.add(cursor)
+            session.commit()  # the rows and the cursor move together
+            return len(events)
+
+
+def _role_granted(session: Session, args: dict[str, Any]) -> None:
+    organisation = session.exec(
+        select(Organisation).where(Organisation.address == args["identity"])
+    ).first()
+    if organisation is not None and organisation.status == OrganisationStatus.APPROVED:
+        organisation.status = OrganisationStatus.ACTIVE
+        session.add(organisation)
+
+
+def _node_registered(session: Session, args: dict[str, Any]) -> None:
+    node = session.get(GridNode, int(args["nodeId"]))
+    if node is not None:
+        node.on_chain = True
+        session.add(node)
+
+
+def _asset_registered(session: Session, args: dict[str, Any]) -> None:
+    asset = session.get(Asset, args["asset"])
+    if asset is not None and asset.status == AssetStatus.REGISTERED:
+        asset.status = AssetStatus.ON_CHAIN
+        session.add(asset)
+
+
+def _asset_node_confirmed(session: Session, args: dict[str, Any]) -> None:
+    asset = session.get(Asset, args["asset"])
+    if asset is not None:
+        asset.node_id = int(args["nodeId"])
+        asset.status = AssetStatus.MAPPED
+        session.add(asset)
+
+
+def _asset_retired(session: Session, args: dict[str, Any]) -> None:
+    asset = session.get(Asset, args["asset"])
+    if asset is not None:
+        asset.status = AssetStatus.RETIRED
+        session.add(asset)
+
+
+def _order_cancelled(session: Session, args: dict[str, Any]) -> None:
+    order = session.get(MarketOrder, args["orderHash"])
+    if order is not None:
+        order.status = OrderStatus.CANCELLED
+        session.add(order)
+
+
+def _trade_recorded(session: Session, args: dict[str, Any]) -> None:
+    trade = session.exec(
+        select(MarketTrade)
+        .where(MarketTrade.buy_order_id == args["buyHash"])
+        .where(MarketTrade.sell_order_id == args["sellHash"])
+        .where(MarketTrade.power_w == int(args["powerW"]))
+        .where(col(MarketTrade.chain_trade_id).is_(None))
+        .order_by(col(MarketTrade.id))
+    ).first()
+    if trade is not None:
+        trade.chain_trade_id = int(args["tradeId"])
+        trade.status = TradeStatus.RECORDED
+        session.add(trade)
+
+
+def _settled(session: Session, args: dict[str, Any]) -> None:
+    record = session.exec(
+        select(SettlementRecord).where(SettlementRecord.chain_trade_id == int(args["tradeId"]))
+    ).first()
+    if record is None:
+        return
+    record.baseline_wh = int(args["baselineWh"])
+    record.metered_wh = int(args["meteredWh"])
+    record.traded_wh = int(args["tradedWh"])
+    record.delivered_wh = int(args["deliveredWh"])
+    record.payment_cents = int(args["paymentCents"])
+    record.penalty_cents = int(args["penaltyCents"])
+    if record.status != SettlementStatus.FINALISED:
+        record.status = SettlementStatus.ATTESTED
+    session.add(record)
+    trade = session.get(MarketTrade, record.trade_id)
+    if trade is not None and trade.status == TradeStatus.RECORDED:
+        trade.status = TradeStatus.SETTLED
+        session.add(trade)
+
+
+def _finalised(session: Session, args: dict[str, Any]) -> None:
+    record = session.exec(
+        select(SettlementRecord).where(SettlementRecord.chain_trade_id == int(args["tradeId"]))
+    ).first()
+    if record is None:
+        return
+    record.status = SettlementStatus.FINALISED
+    session.add(record)
+    trade = session.get(MarketTrade, record.trade_id)
+    if trade is not None:
+        trade.status = TradeStatus.FINALISED
+        session.add(trade)
+
+
+def _baseline_locked(session: Session, args: dict[str, Any]) -> None:
+    for baseline in session.exec(
+        select(Baseline).where(Baseline.baseline_hash == args["baselineHash"])
+    ).all():
+        baseline.locked = True
+        session.add(baseline)
