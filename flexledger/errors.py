@@ -6,7 +6,9 @@ Hierarchy (each package adds its own branch and mixes in a builtin where one fit
     ├── SettingsError(FlexledgerError, ValueError)
     ├── oracle.errors.OracleError
     │   ├── ...            (see oracle/errors.py)
-    └── market.errors.MarketError (later)
+    ├── market.errors.MarketError      (see market/errors.py)
+    ├── grid.errors.GridError          (see grid/errors.py)
+    └── flexibility.errors.FlexibilityError
 """
 
 

@@ -10,6 +10,7 @@ Hierarchy (each subpackage adds its branch; the API maps each to one HTTP status
         ├── ConflictError                  the request clashes with the current state (409)
         ├── MarketValueError               a field of the request is invalid (422)
         ├── RateLimitedError               too many requests from one participant (429)
+        ├── market.baselines.BaselineError baseline input (names the field)
         └── market.clearing.ClearingError  clearing input and rules
 """
 
