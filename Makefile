@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy oracle market
+	$(BIN)/mypy oracle market grid flexibility
 
 pytest: setup
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -147,6 +147,29 @@ def serve() -> None:
         raise _fail(error) from None
 
 
+@app.command("demo")
+def demo(
+    network: Annotated[str, typer.Option(help="pandapower network of the DSO.")] = "cigre-lv",
+    homes: Annotated[int, typer.Option(min=1, max=2000, help="Homes per FSP.")] = 14,
+    seed: Annotated[int, typer.Option(help="Seed of profiles, fleets and noise.")] = 7,
+    report: Annotated[Path | None, typer.Option(help="Where to write the HTML report.")] = None,
+) -> None:
+    """A full market day through the REST API on the embedded chain, audited at the end."""
+    from flexledger import demo as demo_module
+
+    settings = get_settings()
+    if settings.data_dir == Path("var"):  # keep the demo's chain apart from `serve`'s
+        settings = settings.model_copy(update={"data_dir": Path("var/demo")})
+    config = demo_module.DemoConfig(
+        network=network, homes_per_fsp=homes, seed=seed, report_path=report
+    )
+    try:
+        result = demo_module.run(settings, config, console=console)
+    except FlexledgerError as error:
+        raise _fail(error) from None
+    raise typer.Exit(0 if result.audit_clean else 1)
+
+
 @app.command("scenario")
 def scenario(
     fresh: Annotated[bool, typer.Option(help="Start from an empty embedded chain.")] = False,

@@ -17,7 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no screen on servers and CI
 
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+import matplotlib.pyplot as plt
 
 
 @dataclass(frozen=True, slots=True)

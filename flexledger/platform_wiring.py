@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flexledger import wiring
 from flexledger.participants import SCENARIO_PARTICIPANTS, open_participants
 from flexledger.settings import ChainKind, Settings
+from market.activation import dispatch_new_activations
 from market.gates import MarketCatalogue
 from market.platform import AuthConfig, Platform, RateLimit
 from oracle.chain import ChainConnection, connect
@@ -62,6 +63,7 @@ def build_platform(
         clock=clock or chain_clock(connection),
         pricing=settings.pricing,
     )
+    platform.after_sync.append(dispatch_new_activations)
     grant_oracle_role(platform, oracle)
     return platform
 
@@ -89,6 +91,7 @@ def grant_oracle_role(platform: Platform, oracle: Signer) -> None:
         key=f"role:oracle:{oracle.address}",
     )
     report, _ = platform.settle()
+    platform.oracle.view.forget()  # the cached "no" would refuse the oracle for a while
     if report.rejected_messages or report.errors:
         raise OracleError(f"granting the oracle role failed: {report.errors}")
 

@@ -64,6 +64,9 @@ class Platform:
         # py-evm and the dispatcher are not thread-safe; the API's handlers and the
         # background pump take this lock around anything that touches the chain.
         self.chain_lock = threading.RLock()
+        # Steps that follow chain state, run after every sync (e.g. activating the sellers
+        # of newly recorded trades); the composition root registers them.
+        self.after_sync: list[Callable[[Platform], object]] = []
 
     @property
     def chain_id(self) -> int:
@@ -75,7 +78,8 @@ class Platform:
 
     def now(self) -> int:
         """The platform's time in unix seconds (the chain's time in a development demo)."""
-        return self.clock()
+        with self.chain_lock:  # the development clock reads the chain's latest block
+            return self.clock()
 
     def has_role(self, address: Address, role: Role) -> bool:
         with self.chain_lock:
@@ -86,7 +90,7 @@ class Platform:
         with self.chain_lock:
             report = self.oracle.dispatcher.run_once()
             self.oracle.index()
-            synced = self.sync.run_once()
+            synced = self._apply_events()
         return report, synced
 
     def settle(self, timeout_s: float = 120.0) -> tuple[RoundReport, SyncReport]:
@@ -94,8 +98,16 @@ class Platform:
         with self.chain_lock:
             report = self.oracle.drain(timeout_s=timeout_s)
             self.oracle.index()
-            synced = self.sync.run_once()
+            synced = self._apply_events()
         return report, synced
+
+    def _apply_events(self) -> SyncReport:
+        synced = self.sync.run_once()
+        if {"RoleGranted", "RoleRevoked"} & synced.by_event.keys():
+            self.oracle.view.forget()  # role answers are cached; a grant must count at once
+        for hook in self.after_sync:
+            hook(self)
+        return synced
 
     def close(self) -> None:
         self.oracle.close()

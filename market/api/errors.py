@@ -7,6 +7,7 @@ FastAPI uses for request validation, so clients read one format whatever went wr
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from market.auth import AuthError, SiweError
@@ -60,6 +61,22 @@ def handle(_request: Request, error: Exception) -> JSONResponse:
     raise error
 
 
+def handle_validation(_request: Request, error: Exception) -> JSONResponse:
+    """Request validation (422) without echoing the input: a NaN or a huge body sent back
+    would fail to encode or bloat the answer, and the field path says what was wrong."""
+    assert isinstance(error, RequestValidationError)
+    detail = [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in error.errors()
+    ]
+    return JSONResponse({"detail": detail}, 422)
+
+
 def install(app: FastAPI) -> None:
     for kind in (MarketError, OracleValueError, ChainUnavailableError):
         app.add_exception_handler(kind, handle)
+    app.add_exception_handler(RequestValidationError, handle_validation)

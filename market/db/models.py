@@ -4,13 +4,14 @@ Company details, licence areas, grid models, meter time series and baselines sta
 the chain holds their hashes, the role grants, the registry entries, orders, trades and
 settlements. Times of delivery are integer unix seconds (UTC, slot starts multiples of 900);
 power is integer W, energy integer Wh, prices integer euro cents per MWh, as on chain.
-Row times (created, updated) are timezone-aware UTC datetimes.
+Row times (created, updated) are timezone-aware UTC datetimes. Quantities that reach 2^31
+(nonces, unix seconds after 2038, W and Wh of large portfolios) are 64-bit columns.
 """
 
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -92,8 +93,8 @@ class Asset(SQLModel, table=True):
     meter_point_id: str = Field(unique=True, max_length=34)
     latitude: float
     longitude: float
-    up_w: int
-    down_w: int
+    up_w: int = Field(sa_type=BigInteger)
+    down_w: int = Field(sa_type=BigInteger)
     proposed_node_id: int
     node_id: int | None = Field(default=None, index=True)
     status: AssetStatus = Field(default=AssetStatus.REGISTERED, index=True)
@@ -110,7 +111,7 @@ class Baseline(SQLModel, table=True):
     asset_id: str = Field(foreign_key="market_asset.id", index=True, max_length=42)
     owner_id: str = Field(foreign_key="market_organisation.id", index=True, max_length=36)
     method: str = Field(max_length=32)
-    period_start: int = Field(index=True)
+    period_start: int = Field(index=True, sa_type=BigInteger)
     slot_count: int
     values: str
     baseline_hash: str = Field(max_length=66, index=True)
@@ -140,18 +141,20 @@ class MarketOrder(SQLModel, table=True):
     direction: int
     node_id: int = Field(index=True)
     asset: str = Field(max_length=42)
-    slot_start: int = Field(index=True)
+    slot_start: int = Field(index=True, sa_type=BigInteger)
     slot_count: int
-    power_w: int
-    min_power_w: int
+    power_w: int = Field(sa_type=BigInteger)
+    min_power_w: int = Field(sa_type=BigInteger)
     divisible: bool
-    price_cents_per_mwh: int
-    nonce: int
-    expiry: int
+    price_cents_per_mwh: int = Field(sa_type=BigInteger)
+    nonce: int = Field(sa_type=BigInteger)
+    expiry: int = Field(sa_type=BigInteger)
     signature: str = Field(max_length=132)
     status: OrderStatus = Field(default=OrderStatus.OPEN, index=True)
-    filled_w: int = 0
-    gate_closure: int  # unix seconds; the order can be cancelled and is cleared before it
+    filled_w: int = Field(default=0, sa_type=BigInteger)
+    gate_closure: int = Field(
+        sa_type=BigInteger
+    )  # unix seconds; the order can be cancelled and is cleared before it
     created_at: datetime = _created()
 
 
@@ -160,8 +163,8 @@ class ClearingRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     market: str = Field(index=True, max_length=32)
-    period_start: int
-    period_end: int
+    period_start: int = Field(sa_type=BigInteger)
+    period_end: int = Field(sa_type=BigInteger)
     pricing: str = Field(max_length=16)
     orders: int
     trades: int
@@ -175,8 +178,8 @@ class OrderExplanation(SQLModel, table=True):
     run_id: int = Field(foreign_key="market_clearing_run.id", index=True)
     order_id: str = Field(foreign_key="market_order.id", index=True, max_length=66)
     reason: str = Field(max_length=40)
-    filled_w: int
-    remaining_w: int
+    filled_w: int = Field(sa_type=BigInteger)
+    remaining_w: int = Field(sa_type=BigInteger)
     text: str
 
 
@@ -199,12 +202,12 @@ class MarketTrade(SQLModel, table=True):
     asset: str = Field(max_length=42, index=True)
     node_id: int
     direction: int
-    slot_start: int = Field(index=True)
+    slot_start: int = Field(index=True, sa_type=BigInteger)
     slot_count: int
-    power_w: int
-    price_cents_per_mwh: int
+    power_w: int = Field(sa_type=BigInteger)
+    price_cents_per_mwh: int = Field(sa_type=BigInteger)
     outbox_key: str = Field(unique=True, max_length=200)
-    chain_trade_id: int | None = Field(default=None, unique=True)
+    chain_trade_id: int | None = Field(default=None, unique=True, sa_type=BigInteger)
     status: TradeStatus = Field(default=TradeStatus.PENDING, index=True)
     created_at: datetime = _created()
 
@@ -248,8 +251,8 @@ class MeterReading(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     meter_point_id: str = Field(index=True, max_length=34)
-    slot_start: int = Field(index=True)
-    energy_wh: int
+    slot_start: int = Field(index=True, sa_type=BigInteger)
+    energy_wh: int = Field(sa_type=BigInteger)
     submitted_by: str = Field(foreign_key="market_organisation.id", max_length=36)
     created_at: datetime = _created()
 
@@ -264,13 +267,14 @@ class SettlementRecord(SQLModel, table=True):
     __tablename__ = "market_settlement"
 
     trade_id: int = Field(foreign_key="market_trade.id", primary_key=True)
-    chain_trade_id: int = Field(unique=True)
-    baseline_wh: int
-    metered_wh: int
-    traded_wh: int | None = None
-    delivered_wh: int | None = None
-    payment_cents: int | None = None
-    penalty_cents: int | None = None
+    chain_trade_id: int = Field(unique=True, sa_type=BigInteger)
+    baseline_wh: int = Field(sa_type=BigInteger)
+    metered_wh: int = Field(sa_type=BigInteger)
+    baseline_method: str = Field(default="nominated", max_length=32)  # what set baseline_wh
+    traded_wh: int | None = Field(default=None, sa_type=BigInteger)
+    delivered_wh: int | None = Field(default=None, sa_type=BigInteger)
+    payment_cents: int | None = Field(default=None, sa_type=BigInteger)
+    penalty_cents: int | None = Field(default=None, sa_type=BigInteger)
     status: SettlementStatus = Field(default=SettlementStatus.ATTESTING, index=True)
     outbox_key: str = Field(unique=True, max_length=200)
     created_at: datetime = _created()

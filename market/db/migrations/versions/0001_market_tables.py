@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 01:47:07.130275
+Create Date: 2026-11-27 02:31:31.710729
 """
 
 import sqlalchemy as sa
@@ -21,8 +21,8 @@ def upgrade() -> None:
         "market_clearing_run",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("market", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("period_start", sa.Integer(), nullable=False),
-        sa.Column("period_end", sa.Integer(), nullable=False),
+        sa.Column("period_start", sa.BigInteger(), nullable=False),
+        sa.Column("period_end", sa.BigInteger(), nullable=False),
         sa.Column("pricing", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("orders", sa.Integer(), nullable=False),
         sa.Column("trades", sa.Integer(), nullable=False),
@@ -82,8 +82,8 @@ def upgrade() -> None:
         sa.Column("meter_point_id", sqlmodel.sql.sqltypes.AutoString(length=34), nullable=False),
         sa.Column("latitude", sa.Float(), nullable=False),
         sa.Column("longitude", sa.Float(), nullable=False),
-        sa.Column("up_w", sa.Integer(), nullable=False),
-        sa.Column("down_w", sa.Integer(), nullable=False),
+        sa.Column("up_w", sa.BigInteger(), nullable=False),
+        sa.Column("down_w", sa.BigInteger(), nullable=False),
         sa.Column("proposed_node_id", sa.Integer(), nullable=False),
         sa.Column("node_id", sa.Integer(), nullable=True),
         sa.Column(
@@ -135,8 +135,8 @@ def upgrade() -> None:
         "market_meter_reading",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("meter_point_id", sqlmodel.sql.sqltypes.AutoString(length=34), nullable=False),
-        sa.Column("slot_start", sa.Integer(), nullable=False),
-        sa.Column("energy_wh", sa.Integer(), nullable=False),
+        sa.Column("slot_start", sa.BigInteger(), nullable=False),
+        sa.Column("energy_wh", sa.BigInteger(), nullable=False),
         sa.Column("submitted_by", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -164,14 +164,14 @@ def upgrade() -> None:
         sa.Column("direction", sa.Integer(), nullable=False),
         sa.Column("node_id", sa.Integer(), nullable=False),
         sa.Column("asset", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
-        sa.Column("slot_start", sa.Integer(), nullable=False),
+        sa.Column("slot_start", sa.BigInteger(), nullable=False),
         sa.Column("slot_count", sa.Integer(), nullable=False),
-        sa.Column("power_w", sa.Integer(), nullable=False),
-        sa.Column("min_power_w", sa.Integer(), nullable=False),
+        sa.Column("power_w", sa.BigInteger(), nullable=False),
+        sa.Column("min_power_w", sa.BigInteger(), nullable=False),
         sa.Column("divisible", sa.Boolean(), nullable=False),
-        sa.Column("price_cents_per_mwh", sa.Integer(), nullable=False),
-        sa.Column("nonce", sa.Integer(), nullable=False),
-        sa.Column("expiry", sa.Integer(), nullable=False),
+        sa.Column("price_cents_per_mwh", sa.BigInteger(), nullable=False),
+        sa.Column("nonce", sa.BigInteger(), nullable=False),
+        sa.Column("expiry", sa.BigInteger(), nullable=False),
         sa.Column("signature", sqlmodel.sql.sqltypes.AutoString(length=132), nullable=False),
         sa.Column(
             "status",
@@ -180,8 +180,8 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("filled_w", sa.Integer(), nullable=False),
-        sa.Column("gate_closure", sa.Integer(), nullable=False),
+        sa.Column("filled_w", sa.BigInteger(), nullable=False),
+        sa.Column("gate_closure", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
@@ -226,7 +226,7 @@ def upgrade() -> None:
         sa.Column("asset_id", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.Column("owner_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
         sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("period_start", sa.Integer(), nullable=False),
+        sa.Column("period_start", sa.BigInteger(), nullable=False),
         sa.Column("slot_count", sa.Integer(), nullable=False),
         sa.Column("values", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("baseline_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
@@ -259,8 +259,8 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.Column("order_id", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("filled_w", sa.Integer(), nullable=False),
-        sa.Column("remaining_w", sa.Integer(), nullable=False),
+        sa.Column("filled_w", sa.BigInteger(), nullable=False),
+        sa.Column("remaining_w", sa.BigInteger(), nullable=False),
         sa.Column("text", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"],
@@ -291,12 +291,12 @@ def upgrade() -> None:
         sa.Column("asset", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.Column("node_id", sa.Integer(), nullable=False),
         sa.Column("direction", sa.Integer(), nullable=False),
-        sa.Column("slot_start", sa.Integer(), nullable=False),
+        sa.Column("slot_start", sa.BigInteger(), nullable=False),
         sa.Column("slot_count", sa.Integer(), nullable=False),
-        sa.Column("power_w", sa.Integer(), nullable=False),
-        sa.Column("price_cents_per_mwh", sa.Integer(), nullable=False),
+        sa.Column("power_w", sa.BigInteger(), nullable=False),
+        sa.Column("price_cents_per_mwh", sa.BigInteger(), nullable=False),
         sa.Column("outbox_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("chain_trade_id", sa.Integer(), nullable=True),
+        sa.Column("chain_trade_id", sa.BigInteger(), nullable=True),
         sa.Column(
             "status",
             sa.Enum("PENDING", "RECORDED", "SETTLED", "FINALISED", name="tradestatus"),
@@ -374,13 +374,14 @@ def upgrade() -> None:
     op.create_table(
         "market_settlement",
         sa.Column("trade_id", sa.Integer(), nullable=False),
-        sa.Column("chain_trade_id", sa.Integer(), nullable=False),
-        sa.Column("baseline_wh", sa.Integer(), nullable=False),
-        sa.Column("metered_wh", sa.Integer(), nullable=False),
-        sa.Column("traded_wh", sa.Integer(), nullable=True),
-        sa.Column("delivered_wh", sa.Integer(), nullable=True),
-        sa.Column("payment_cents", sa.Integer(), nullable=True),
-        sa.Column("penalty_cents", sa.Integer(), nullable=True),
+        sa.Column("chain_trade_id", sa.BigInteger(), nullable=False),
+        sa.Column("baseline_wh", sa.BigInteger(), nullable=False),
+        sa.Column("metered_wh", sa.BigInteger(), nullable=False),
+        sa.Column("baseline_method", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("traded_wh", sa.BigInteger(), nullable=True),
+        sa.Column("delivered_wh", sa.BigInteger(), nullable=True),
+        sa.Column("payment_cents", sa.BigInteger(), nullable=True),
+        sa.Column("penalty_cents", sa.BigInteger(), nullable=True),
         sa.Column(
             "status",
             sa.Enum("ATTESTING", "ATTESTED", "FINALISED", name="settlementstatus"),

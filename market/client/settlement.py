@@ -1,0 +1,103 @@
+"""Client calls for baselines, metering, settlement on chain and statements.
+
+Units are the API's: kWh per 15-minute slot, unix seconds for slot starts and periods.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from market.client.base import ClientBase
+
+
+class SettlementCalls(ClientBase):
+    def nominate_baseline(
+        self,
+        asset_id: str,
+        period_start: int,
+        values_kwh: Sequence[float],
+        *,
+        market: str = "day-ahead",
+    ) -> dict[str, Any]:
+        """Nominate one kWh value per slot from ``period_start``; its hash is locked on chain."""
+        body = {
+            "asset_id": asset_id,
+            "method": "nominated",
+            "period_start": period_start,
+            "slot_count": len(values_kwh),
+            "values_kwh": list(values_kwh),
+            "market": market,
+        }
+        baseline: dict[str, Any] = self.post("/baselines", body)
+        return baseline
+
+    def compute_baseline(
+        self, asset_id: str, method: str, period_start: int, slot_count: int
+    ) -> dict[str, Any]:
+        """Have the platform compute a baseline (x_of_y, high_x_of_y, meter_before, ...)."""
+        body = {
+            "asset_id": asset_id,
+            "method": method,
+            "period_start": period_start,
+            "slot_count": slot_count,
+        }
+        baseline: dict[str, Any] = self.post("/baselines", body)
+        return baseline
+
+    def baselines(self, asset_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.get("/baselines", {"asset": asset_id})
+        return found
+
+    def baseline_accuracy(self, asset_id: str, days: int = 10) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.get(
+            "/baselines/accuracy", {"asset": asset_id, "days": days}
+        )
+        return found
+
+    def submit_meter_readings(
+        self, readings: Sequence[dict[str, Any]], *, correction_note: str | None = None
+    ) -> dict[str, Any]:
+        """``readings``: ``{"meter_point_id", "slot_start", "energy_kwh"}`` each; a
+        ``correction_note`` replaces stored values (correct=true)."""
+        body: dict[str, Any] = {"readings": list(readings)}
+        path = "/meter-readings"
+        if correction_note is not None:
+            body["note"] = correction_note
+            path += "?correct=true"
+        report: dict[str, Any] = self.post(path, body)
+        return report
+
+    def meter_readings(self, meter_point_id: str, start: int, end: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.get(
+            "/meter-readings", {"meter_point_id": meter_point_id, "from": start, "to": end}
+        )
+        return found
+
+    def run_settlement(self) -> dict[str, Any]:
+        """Market operator: attest every delivered, metered trade on chain."""
+        report: dict[str, Any] = self.post("/settlements/run")
+        return report
+
+    def finalise(self) -> dict[str, Any]:
+        """Market operator: finalise the settlements whose dispute window has passed."""
+        report: dict[str, Any] = self.post("/settlements/finalise")
+        return report
+
+    def settlements(self, **filters: Any) -> list[dict[str, Any]]:
+        """Filters: ``status``, ``from``/``to`` (unix s), ``organisation`` (operator, auditor)."""
+        found: list[dict[str, Any]] = self.get("/settlements", filters or None)
+        return found
+
+    def statement(
+        self,
+        start: int,
+        end: int,
+        format: Literal["json", "csv"] = "json",
+        *,
+        organisation: str | None = None,
+    ) -> dict[str, Any] | str:
+        """The statement for ``[start, end)``: a dict (json) or the CSV text (csv)."""
+        params: dict[str, Any] = {"from": start, "to": end, "format": format}
+        if organisation is not None:
+            params["organisation"] = organisation
+        found: dict[str, Any] | str = self.get("/settlements/statement", params)
+        return found
