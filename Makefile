@@ -23,9 +23,9 @@ tools/devnode/node_modules: tools/devnode/package-lock.json
 	npm ci --prefix tools/devnode --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The main job: the end-to-end chain scenario on the embedded chain (no services needed).
+# The main job: a full market day through the REST API on the embedded chain (no services).
 run: $(STAMP)
-	$(BIN)/flexledger scenario --fresh
+	$(BIN)/flexledger demo
 
 test: setup lint typecheck pytest slither
 

@@ -150,7 +150,7 @@ def serve() -> None:
 @app.command("demo")
 def demo(
     network: Annotated[str, typer.Option(help="pandapower network of the DSO.")] = "cigre-lv",
-    homes: Annotated[int, typer.Option(min=1, max=2000, help="Homes per FSP.")] = 14,
+    homes: Annotated[int, typer.Option(min=1, max=2000, help="Homes per FSP.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of profiles, fleets and noise.")] = 7,
     report: Annotated[Path | None, typer.Option(help="Where to write the HTML report.")] = None,
 ) -> None:

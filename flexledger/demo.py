@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from flexibility.offers import FlexOffer
+from flexibility.portfolio import FleetAsset
 from flexledger import demo_fleet, demo_grid
 from flexledger.demo_fleet import Portfolio
 from flexledger.demo_report import DemoReport, write_report
@@ -29,6 +31,7 @@ from flexledger.errors import FlexledgerError
 from flexledger.platform_wiring import gas_faucet, open_platform
 from flexledger.server import ServerThread
 from flexledger.settings import Settings
+from grid.topology import is_at_or_below
 from market.api import create_app
 from market.client import FlexledgerClient
 from market.platform import Platform
@@ -51,7 +54,7 @@ class DemoError(FlexledgerError):
 @dataclass(frozen=True)
 class DemoConfig:
     network: str = "cigre-lv"
-    homes_per_fsp: int = 14
+    homes_per_fsp: int = 60
     seed: int = 7
     weak_performance: float = 0.5  # the under-delivering FSP's share of what it sold
     report_path: Path | None = None
@@ -81,7 +84,10 @@ def run(settings: Settings, config: DemoConfig, console: Console | None = None) 
         with ServerThread(create_app(platform, fund=fund)) as server:
             console.print(f"[green]API[/] on {server.url}/api/v1/docs, chain {platform.chain_id}")
             day = MarketDayDemo(settings, config, platform, connection, server.url, console)
-            return day.run()
+            try:
+                return day.run()
+            finally:
+                day.close()
 
 
 class MarketDayDemo:
@@ -103,6 +109,10 @@ class MarketDayDemo:
         self.timings: dict[str, float] = {}
         self.clients: dict[str, FlexledgerClient] = {}
         self.portfolios: dict[str, Portfolio] = {}
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
 
     # -- the day, step by step ---------------------------------------------------------
 
@@ -344,29 +354,45 @@ class MarketDayDemo:
         )
 
     def sell_orders(self, wallet: Wallet, portfolio: Portfolio) -> list[Order]:
-        first, end = self.window
-        orders = []
+        """The FSP reads the DSO's buy orders (the public order book) and offers each unit in
+        the hour that still needs the most at a node the unit sits at or below: a battery
+        that discharged in the first hour has nothing left for the peak, so each unit offers
+        once, where it helps most."""
+        open_kw = {(b.node_id, b.first_slot): float(b.kw) for b in self.forecast.blocks()}
+        orders: list[Order] = []
         for asset in portfolio.assets:
             node_id = portfolio.node_of[asset.asset_id]
-            for offer in demo_fleet.offers(asset, node_id, self.day_start, first, end - first):
-                orders.append(
-                    Order(
-                        maker=wallet.address,
-                        side=Side.SELL,
-                        direction=Direction.UP,
-                        node_id=node_id,
-                        asset=portfolio.asset_address[asset.asset_id],
-                        slot_start=offer.slot_start,
-                        slot_count=offer.slot_count,
-                        power_w=offer.power_w,
-                        min_power_w=offer.min_power_w,
-                        divisible=offer.divisible,
-                        price_cents_per_mwh=offer.price_cents_per_mwh,
-                        nonce=20_000 + len(orders),
-                        expiry=offer.slot_start,
-                    )
-                )
+            for need_node, first_slot in sorted(open_kw, key=lambda key: -open_kw[key]):
+                if open_kw[(need_node, first_slot)] <= 0 or not is_at_or_below(
+                    self.forecast.nodes, node_id, need_node
+                ):
+                    continue
+                offers = demo_fleet.offers(asset, node_id, self.day_start, first_slot, 4)
+                if not offers:
+                    continue
+                orders.append(self.sell_order(wallet, portfolio, asset, offers[0], len(orders)))
+                open_kw[(need_node, first_slot)] -= offers[0].power_w / 1000
+                break
         return orders
+
+    def sell_order(
+        self, wallet: Wallet, portfolio: Portfolio, asset: FleetAsset, offer: FlexOffer, n: int
+    ) -> Order:
+        return Order(
+            maker=wallet.address,
+            side=Side.SELL,
+            direction=Direction.UP,
+            node_id=offer.node_id,
+            asset=portfolio.asset_address[asset.asset_id],
+            slot_start=offer.slot_start,
+            slot_count=offer.slot_count,
+            power_w=offer.power_w,
+            min_power_w=offer.min_power_w,
+            divisible=offer.divisible,
+            price_cents_per_mwh=offer.price_cents_per_mwh,
+            nonce=20_000 + n,
+            expiry=offer.slot_start,
+        )
 
     # -- clearing and activation -------------------------------------------------------
 
@@ -440,7 +466,12 @@ class MarketDayDemo:
         operator = self.clients["operator"]
         report = operator.run_settlement()
         self.platform.settle()
-        self.console.print(f"  settlement run: {report}")
+        skipped = report.get("skipped", [])
+        self.console.print(
+            f"  {len(report.get('attested', []))} trades attested on chain, {len(skipped)} skipped"
+        )
+        for item in skipped:
+            self.console.print(f"  [yellow]skipped[/] trade {item['trade_id']}: {item['reason']}")
         params = self.platform.oracle.suite.manifest.parameters
         window = int(params["attestation_window_s"]) + int(params["dispute_window_s"])
         self.advance_to(self.platform.now() + window + 60)

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
 from market.api.ratelimit import RateLimiter
 from market.auth import AuthError, verify_session
@@ -20,8 +21,8 @@ from oracle.types import Address, Role
 bearer = HTTPBearer(auto_error=False, description="Session token from POST /api/v1/auth/sign-in")
 
 
-def get_platform(request: Request) -> Platform:
-    platform: Platform = request.app.state.platform
+def get_platform(connection: HTTPConnection) -> Platform:
+    platform: Platform = connection.app.state.platform
     return platform
 
 
@@ -71,19 +72,48 @@ class Participant:
         return None if self.organisation is None else self.organisation.kind
 
 
-def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.rate_limiter
+def _limiter(connection: HTTPConnection) -> RateLimiter:
+    limiter: RateLimiter = connection.app.state.rate_limiter
     return limiter
 
 
-def rate_limited(request: Request) -> None:
-    """Anonymous callers share a bucket per client host."""
-    host = request.client.host if request.client else "unknown"
-    _limiter(request).take(f"host:{host}")
+def _session_token(connection: HTTPConnection) -> str | None:
+    """The bearer token of a request; a websocket may carry it as ``?token=`` instead."""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token
+    if connection.scope["type"] == "websocket":
+        return connection.query_params.get("token") or None
+    return None
+
+
+def _signed_in(connection: HTTPConnection, platform: Platform) -> Address | None:
+    token = _session_token(connection)
+    if token is None:
+        return None
+    try:
+        verified = verify_session(token, datetime.now(UTC), secret=platform.auth.session_secret)
+    except AuthError:
+        return None
+    return verified.address if verified.chain_id == platform.chain_id else None
+
+
+def rate_key(connection: HTTPConnection) -> str:
+    """Whose token bucket a request spends: the signed-in wallet's, so that participants
+    never share one (several may call from one host or proxy); a request without a valid
+    session spends its client host's bucket."""
+    address = _signed_in(connection, get_platform(connection))
+    if address is not None:
+        return f"address:{address}"
+    return f"host:{connection.client.host if connection.client else 'unknown'}"
+
+
+def rate_limited(connection: HTTPConnection) -> None:
+    """The app-wide dependency (HTTP and websocket routes): one token per request."""
+    _limiter(connection).take(rate_key(connection))
 
 
 def current_participant(
-    request: Request,
     platform: PlatformDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -95,7 +125,6 @@ def current_participant(
     )
     if verified.chain_id != platform.chain_id:
         raise AuthError(f"session is for chain {verified.chain_id}, not {platform.chain_id}")
-    _limiter(request).take(f"address:{verified.address}")
     return Participant(verified.address, of_address(session, verified.address), platform)
 
 

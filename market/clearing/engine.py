@@ -20,10 +20,10 @@ remainder: the contract's ``FillBelowMinimum``. An all-or-nothing order has
 ``min_power_w == power_w`` (checked on load), so the same test keeps it to one trade of its
 whole power: two sells never fill an all-or-nothing buy between them.
 
-**Pricing.** ``PAY_AS_BID``: every trade is priced at the buy's limit price; the DSO pays what it
-bid, and the seller receives at least its ask. ``PAY_AS_CLEAR``: every trade of buys at the same
-node in the same group has one price, ``P``: the highest ask among those trades (the marginal
-accepted sell). To keep ``P`` inside every pair's range, pay-as-clear adds one acceptance rule:
+**Pricing.** ``PAY_AS_BID``: every trade is priced at the sell's ask: each accepted offer is
+paid what it bid, as in NODES and Piclo Flex, and never more than the buyer's limit.
+``PAY_AS_CLEAR``: every trade of buys at the same node in the same group has one price, ``P``:
+the highest ask among those trades (the marginal accepted sell). To keep ``P`` inside every pair's range, pay-as-clear adds one acceptance rule:
 a buy at node ``n`` takes part only if its price is at least the highest ask accepted at ``n``
 so far (else it is explained as ``BELOW_CLEARING_PRICE``). Without all-or-nothing or
 minimum-acceptance skips the rule removes no trade: an earlier buy at the same node took the
@@ -255,7 +255,7 @@ class _Matcher:
         if self.uniform:
             paid = list(map(caps.__getitem__, map(node.__getitem__, buys)))
         else:
-            paid = list(map(price.__getitem__, buys))
+            paid = list(map(price.__getitem__, sells))
         rows = zip(
             map(ids.__getitem__, buys), map(ids.__getitem__, sells), fills, paid, strict=True
         )

@@ -6,7 +6,7 @@ from enum import StrEnum
 class PricingRule(StrEnum):
     """How a matched pair is priced (see :mod:`market.clearing.engine`)."""
 
-    PAY_AS_BID = "pay_as_bid"  # the buyer's (DSO's) own limit price
+    PAY_AS_BID = "pay_as_bid"  # each accepted offer is paid its own ask
     PAY_AS_CLEAR = "pay_as_clear"  # one uniform price per (buy node, slot group)
 
 

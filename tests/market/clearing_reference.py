@@ -131,7 +131,7 @@ def _reference_group(
             if remaining[buy.order_id] == 0:
                 break
     return [
-        (b.order_id, s.order_id, fill, _reference_price(b, pricing, highest_ask))
+        (b.order_id, s.order_id, fill, _reference_price(b, s, pricing, highest_ask))
         for b, s, fill in matched
     ]
 
@@ -158,7 +158,9 @@ def _reference_fill(
     return fill
 
 
-def _reference_price(buy: ClearingOrder, pricing: PricingRule, highest_ask: dict[int, int]) -> int:
+def _reference_price(
+    buy: ClearingOrder, sell: ClearingOrder, pricing: PricingRule, highest_ask: dict[int, int]
+) -> int:
     if pricing is PricingRule.PAY_AS_CLEAR:
         return highest_ask[buy.node_id]
-    return buy.price_cents_per_mwh
+    return sell.price_cents_per_mwh

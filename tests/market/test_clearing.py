@@ -52,10 +52,10 @@ def reasons(result: ClearingResult) -> dict[str, Reason]:
 # --- matching ---------------------------------------------------------------------------------
 
 
-def test_simple_match_pays_the_bid() -> None:
+def test_simple_match_pays_the_ask() -> None:
     result = run(buy("b", price=20_000), sell("s", price=12_000))
 
-    assert trade_rows(result) == [("b", "s", 10_000, 20_000)]
+    assert trade_rows(result) == [("b", "s", 10_000, 12_000)]
     assert reasons(result) == {"b": Reason.FILLED, "s": Reason.FILLED}
     assert result.explanations["b"].filled_w == 10_000
     assert result.explanations["b"].remaining_w == 0
@@ -66,7 +66,7 @@ def test_simple_match_pays_the_bid() -> None:
 def test_partial_fill_says_why_not_more() -> None:
     result = run(buy("b", power_w=10_000), sell("s", power_w=4_000))
 
-    assert trade_rows(result) == [("b", "s", 4_000, 20_000)]
+    assert trade_rows(result) == [("b", "s", 4_000, 10_000)]
     explanation = result.explanations["b"]
     assert explanation.reason is Reason.PARTIALLY_FILLED
     assert explanation.limited_by is Reason.VOLUME_EXHAUSTED
@@ -90,9 +90,9 @@ def test_a_sell_left_with_a_little_by_one_buy_serves_the_next() -> None:
     )
 
     assert trade_rows(result) == [
-        ("b1", "s1", 1_000, 30_000),
-        ("b1", "s2", 1_000, 30_000),
-        ("b2", "s2", 500, 20_000),
+        ("b1", "s1", 1_000, 10_000),
+        ("b1", "s2", 1_000, 11_000),
+        ("b2", "s2", 500, 11_000),
     ]
 
 
@@ -103,7 +103,7 @@ def test_partial_fill_limited_by_a_dearer_offer_names_its_price() -> None:
         sell("dear", price=25_000),
     )
 
-    assert trade_rows(result) == [("b", "cheap", 4_000, 20_000)]
+    assert trade_rows(result) == [("b", "cheap", 4_000, 10_000)]
     explanation = result.explanations["b"]
     assert explanation.limited_by is Reason.PRICE_TOO_LOW
     assert explanation.reference_price_cents_per_mwh == 25_000
@@ -120,9 +120,9 @@ def test_one_buy_takes_several_sells_cheapest_first() -> None:
     )
 
     assert trade_rows(result) == [
-        ("b", "s1", 3_000, 20_000),
-        ("b", "s2", 3_000, 20_000),
-        ("b", "s3", 3_000, 20_000),
+        ("b", "s1", 3_000, 11_000),
+        ("b", "s2", 3_000, 12_000),
+        ("b", "s3", 3_000, 13_000),
     ]
     assert result.explanations["s3"].reason is Reason.PARTIALLY_FILLED
 
@@ -165,7 +165,7 @@ def test_all_or_nothing_buy_takes_one_sell_big_enough_even_if_dearer() -> None:
         sell("big", price=15_000, power_w=12_000),
     )
 
-    assert trade_rows(result) == [("b", "big", 10_000, 20_000)]
+    assert trade_rows(result) == [("b", "big", 10_000, 15_000)]
     assert reasons(result)["small"] is Reason.ALL_OR_NOTHING_NOT_MET
 
 
@@ -204,7 +204,7 @@ def test_minimum_acceptance_of_the_sell_and_the_whole_remainder_exception() -> N
     )
 
     # b1's 2 kW would undercut the sell's 5 kW minimum; b2 takes the whole 6 kW.
-    assert trade_rows(result) == [("b2", "s", 6_000, 20_000)]
+    assert trade_rows(result) == [("b2", "s", 6_000, 10_000)]
     assert reasons(result)["b1"] is Reason.BELOW_MIN_ACCEPTANCE
 
 
@@ -215,7 +215,7 @@ def test_a_divisible_fill_below_minimum_is_fine_when_it_takes_the_whole_remainde
         filled_w={"b": 7_000},  # 3 kW left: less than the minimum, but all that is left
     )
 
-    assert trade_rows(result) == [("b", "s", 3_000, 20_000)]
+    assert trade_rows(result) == [("b", "s", 3_000, 10_000)]
     assert reasons(result)["b"] is Reason.FILLED
 
 
@@ -226,7 +226,7 @@ def test_a_sell_takes_a_fill_below_its_minimum_when_it_is_all_it_has_left() -> N
         filled_w={"s": 8_000},
     )
 
-    assert trade_rows(result) == [("b", "s", 2_000, 20_000)]
+    assert trade_rows(result) == [("b", "s", 2_000, 10_000)]
 
 
 def test_a_walk_stops_at_the_first_ask_above_the_bid() -> None:
@@ -236,7 +236,7 @@ def test_a_walk_stops_at_the_first_ask_above_the_bid() -> None:
         sell("one-cent-too-dear", price=20_001, power_w=6_000),
     )
 
-    assert trade_rows(result) == [("b", "fits", 4_000, 20_000)]
+    assert trade_rows(result) == [("b", "fits", 4_000, 10_000)]
     assert result.explanations["b"].reference_price_cents_per_mwh == 20_001
 
 
@@ -263,8 +263,8 @@ def test_sell_anywhere_below_the_buy_node_qualifies_and_above_does_not() -> None
 
     # The cheapest sell sits above feeder 20: only the root buy may take it.
     assert trade_rows(result) == [
-        ("root", "at-root", 1_000, 30_000),
-        ("feeder", "at-feeder", 1_000, 20_000),
+        ("root", "at-root", 1_000, 5_000),
+        ("feeder", "at-feeder", 1_000, 10_000),
     ]
     assert reasons(result)["deep"] is Reason.VOLUME_EXHAUSTED
 
@@ -309,7 +309,7 @@ def test_an_ask_above_the_bids_still_open_names_the_best_open_bid() -> None:
         sell("dear", price=25_000, power_w=1_000, min_power_w=1_000),
     )
 
-    assert trade_rows(result) == [("high", "cheap", 10_000, 30_000)]
+    assert trade_rows(result) == [("high", "cheap", 10_000, 10_000)]
     assert reasons(result)["dear"] is Reason.PRICE_TOO_HIGH
     assert result.explanations["dear"].reference_price_cents_per_mwh == 20_000
 
@@ -332,7 +332,7 @@ def test_highest_bid_goes_first() -> None:
         sell("s", price=10_000),
     )
 
-    assert trade_rows(result) == [("high", "s", 10_000, 25_000)]
+    assert trade_rows(result) == [("high", "s", 10_000, 10_000)]
     assert reasons(result)["low"] is Reason.VOLUME_EXHAUSTED
 
 
@@ -348,7 +348,7 @@ def test_tie_breaks_by_order_id_on_both_sides_in_string_order() -> None:
         sell("s2", power_w=5_000, price=10_001),
     ]
 
-    expected = [("b10", "s10", 5_000, 20_000), ("b9", "s9", 5_000, 20_000)]
+    expected = [("b10", "s10", 5_000, 10_000), ("b9", "s9", 5_000, 10_000)]
     for _ in range(5):
         random.Random(len(orders)).shuffle(orders)
         assert trade_rows(run(*orders)) == expected
@@ -392,8 +392,8 @@ def test_pay_as_clear_prices_a_node_at_its_marginal_accepted_ask() -> None:
     ]
     group = SlotGroup(T0, 1, Direction.UP)
     assert result.clearing_prices == {(group, 10): 15_000, (group, 20): 12_000}
-    # The same book pays each bid under pay-as-bid.
-    assert [row[3] for row in trade_rows(run(*orders))] == [40_000, 30_000, 25_000]
+    # The same book pays each offer its own ask under pay-as-bid.
+    assert [row[3] for row in trade_rows(run(*orders))] == [12_000, 10_000, 15_000]
 
 
 def test_pay_as_clear_refuses_a_later_bid_below_the_node_price() -> None:
@@ -404,8 +404,8 @@ def test_pay_as_clear_refuses_a_later_bid_below_the_node_price() -> None:
         sell("big", price=25_000, power_w=10_000),
     ]
 
-    # b1 (all-or-nothing) must skip the small cheap offer and take the big one at 25,000; b2
-    # could take the small one at its own bid, but not at a uniform price of 25,000.
+    # b1 (all-or-nothing) must skip the small cheap offer and take the big one at 25,000; b2's
+    # bid of 20,000 covers the small offer's ask, but not a uniform price of 25,000.
     cleared = run(*orders, pricing=CLEAR)
     assert trade_rows(cleared) == [("b1", "big", 10_000, 25_000)]
     assert reasons(cleared)["b2"] is Reason.BELOW_CLEARING_PRICE
@@ -414,7 +414,7 @@ def test_pay_as_clear_refuses_a_later_bid_below_the_node_price() -> None:
     assert "clearing price at node 10" in cleared.explanations["b2"].text
 
     by_bid = run(*orders)
-    assert trade_rows(by_bid) == [("b1", "big", 10_000, 30_000), ("b2", "small", 4_000, 20_000)]
+    assert trade_rows(by_bid) == [("b1", "big", 10_000, 25_000), ("b2", "small", 4_000, 10_000)]
 
 
 # --- explanations -------------------------------------------------------------------------------
@@ -431,7 +431,7 @@ def test_every_order_is_explained_including_expired_and_already_filled() -> None
 
     result = run(*orders, filled_w={"done": 2_000, "half": 3_000})
 
-    assert trade_rows(result) == [("b", "half", 3_000, 20_000)]
+    assert trade_rows(result) == [("b", "half", 3_000, 10_000)]
     assert reasons(result) == {
         "b": Reason.PARTIALLY_FILLED,
         "done": Reason.ALREADY_FILLED,
@@ -658,6 +658,21 @@ def test_pay_as_clear_has_one_price_per_node_and_group_inside_every_pair(
         assert trade.price_cents_per_mwh == result.clearing_prices[key]
     assert all(len(seen) == 1 for seen in prices.values())
     assert set(prices) == set(result.clearing_prices)
+
+
+@settings(max_examples=100, deadline=None)
+@given(book=books())
+def test_pay_as_bid_pays_each_offer_its_own_ask_within_the_bid(
+    book: tuple[list[ClearingOrder], dict[str, int]],
+) -> None:
+    orders, filled = book
+    result = _clear(orders, filled, BID)
+
+    by_id = {o.order_id: o for o in orders}
+    for trade in result.trades:
+        ask = by_id[trade.sell_id].price_cents_per_mwh
+        assert trade.price_cents_per_mwh == ask <= by_id[trade.buy_id].price_cents_per_mwh
+    assert result.clearing_prices == {}
 
 
 @settings(max_examples=100, deadline=None)

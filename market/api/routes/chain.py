@@ -1,13 +1,17 @@
 """The chain as participants see it: contracts, their wallet's nonce, relayed transactions."""
 
+from typing import Annotated
+
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from market import transactions
 from market.api.deps import ParticipantDep, PlatformDep
-from market.errors import ForbiddenError
+from market.errors import NotFoundError
 from oracle.errors import OracleValueError
 from oracle.outbox.models import OutboxMessage
+from oracle.types import Role
 
 router = APIRouter(tags=["chain"])
 
@@ -62,12 +66,23 @@ def relay(body: RawTransaction, participant: ParticipantDep, platform: PlatformD
     return RelayOut.of(message)
 
 
-@router.get("/transactions/{tx_hash}", summary="Where a relayed transaction stands")
-def relayed(tx_hash: str, participant: ParticipantDep, platform: PlatformDep) -> RelayOut:
+@router.get(
+    "/transactions/{tx_hash}",
+    summary="Where a relayed transaction stands (yours; market operator and auditors: all)",
+)
+def relayed(
+    tx_hash: Annotated[
+        str, PathParam(pattern=r"^0x[0-9a-fA-F]{64}$", description="The transaction's hash.")
+    ],
+    participant: ParticipantDep,
+    platform: PlatformDep,
+) -> RelayOut:
+    hidden = NotFoundError("tx_hash", "no relayed transaction with this hash that you may read")
     try:
         message = platform.oracle.status_of(f"tx:{tx_hash.lower()}")
     except OracleValueError:
-        raise ForbiddenError("tx_hash", "no relayed transaction of yours with this hash") from None
-    if message.sender != participant.address and not participant.is_operator:
-        raise ForbiddenError("tx_hash", "no relayed transaction of yours with this hash")
+        raise hidden from None
+    sees_all = participant.is_operator or participant.holds(Role.AUDITOR)
+    if message.sender != participant.address and not sees_all:
+        raise hidden
     return RelayOut.of(message)

@@ -24,7 +24,7 @@ from market.orders import (
     SignedOrder,
 )
 from oracle.eip712 import Order
-from oracle.types import Address, Direction, Side
+from oracle.types import Address, Direction, Role, Side
 
 router = APIRouter(tags=["orders"])
 
@@ -220,6 +220,7 @@ def cancel(
     platform: PlatformDep,
     session: SessionDep,
 ) -> OrderOut:
+    participant.require(Role.FSP, Role.DSO, Role.TSO)  # makers of orders, with their role
     order = orders.cancel_order(session, platform, caller=participant.address, order_id=order_hash)
     return OrderOut.of(order)
 

@@ -91,7 +91,8 @@ def test_pay_as_bid_records_trades_on_chain_and_explains_every_order(cast: Marke
     assert run["pricing"] == "pay_as_bid"
     assert run["order_count"] == 5 and run["trade_count"] == 2  # the cancelled one is skipped
     trades = {(t["sell_order_hash"], t["power_kw"], t["price_eur_per_mwh"]) for t in run["trades"]}
-    assert trades == {(book.battery, 20.0, 250.0), (book.heat_pump, 10.0, 250.0)}
+    # Each accepted offer is paid its own ask, not the feeder buy's 250 EUR/MWh.
+    assert trades == {(book.battery, 20.0, 150.0), (book.heat_pump, 10.0, 200.0)}
     assert all(t["status"] == "recorded" and t["chain_trade_id"] for t in run["trades"])
     reasons = {e["order_hash"]: e["reason"] for e in run["explanations"]}
     assert reasons[book.feeder_buy] == "filled" and reasons[book.battery] == "filled"
