@@ -23,9 +23,10 @@ whole power: two sells never fill an all-or-nothing buy between them.
 **Pricing.** ``PAY_AS_BID``: every trade is priced at the sell's ask: each accepted offer is
 paid what it bid, as in NODES and Piclo Flex, and never more than the buyer's limit.
 ``PAY_AS_CLEAR``: every trade of buys at the same node in the same group has one price, ``P``:
-the highest ask among those trades (the marginal accepted sell). To keep ``P`` inside every pair's range, pay-as-clear adds one acceptance rule:
-a buy at node ``n`` takes part only if its price is at least the highest ask accepted at ``n``
-so far (else it is explained as ``BELOW_CLEARING_PRICE``). Without all-or-nothing or
+the highest ask among those trades (the marginal accepted sell). To keep ``P`` inside every
+pair's range, pay-as-clear adds one acceptance rule: a buy at node ``n`` takes part only if
+its price is at least the highest ask accepted at ``n`` so far (else it is explained as
+``BELOW_CLEARING_PRICE``). Without all-or-nothing or
 minimum-acceptance skips the rule removes no trade: an earlier buy at the same node took the
 ladder from its cheap end, so a later, lower buy only meets asks at least as high.
 
