@@ -10,6 +10,7 @@ from flexledger.participants import SCENARIO_PARTICIPANTS, open_participants
 from flexledger.settings import ChainKind, Settings
 from market.activation import dispatch_new_activations
 from market.gates import MarketCatalogue
+from market.trade_failures import fail_rejected_trades
 from market.platform import AuthConfig, Platform, RateLimit
 from oracle.chain import ChainConnection, connect
 from oracle.deploy import deploy_suite
@@ -63,6 +64,7 @@ def build_platform(
         clock=clock or chain_clock(connection),
         pricing=settings.pricing,
     )
+    platform.after_sync.append(fail_rejected_trades)
     platform.after_sync.append(dispatch_new_activations)
     grant_oracle_role(platform, oracle)
     return platform

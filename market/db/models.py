@@ -188,6 +188,7 @@ class TradeStatus(StrEnum):
     RECORDED = "recorded"  # on chain, trade id known
     SETTLED = "settled"  # attested on chain
     FINALISED = "finalised"
+    FAILED = "failed"  # the chain refused to record it; its orders' fills were given back
 
 
 class MarketTrade(SQLModel, table=True):

@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 
+from market.db.models import MarketOrder, MarketTrade, TradeStatus
 from market.reclear import reclear_from_chain, recorded_trades
+from market.trade_failures import fail_rejected_trades
+from oracle.outbox.models import MessageStatus, OutboxMessage
 from oracle.types import SLOT_SECONDS
 from tests.market.api.market_cast import (
     FEEDER_A,
@@ -192,3 +196,39 @@ def test_only_the_market_operator_clears(cast: MarketCast) -> None:
         assert response.status_code == 403 and error_field(response) == "authorization"
     assert cast.post(cast.world.operator, "/markets/weekly/clearing", body).status_code == 404
     assert cast.post(None, "/markets/intraday/clearing", body).status_code == 401
+
+
+def test_a_trade_the_chain_refuses_fails_and_gives_its_volume_back(cast: MarketCast) -> None:
+    book, _ = cleared(cast, "pay_as_bid")
+    platform = cast.world.platform
+    with Session(platform.engine) as session:
+        recorded = session.exec(
+            select(MarketTrade).where(MarketTrade.sell_order_id == book.battery)
+        ).one()
+        refused = MarketTrade(
+            **recorded.model_dump(exclude={"id", "chain_trade_id", "status", "outbox_key"}),
+            outbox_key="trade:refused-by-the-chain",
+        )
+        session.add(refused)
+        recorded_id = recorded.id
+        session.add(
+            OutboxMessage(
+                key=refused.outbox_key,
+                kind="market.trade",
+                sender=platform.operator_address,
+                payload="{}",
+                payload_hash="0x",
+                status=MessageStatus.REJECTED,
+                last_error="FlexMarket: MissingRole(seller, 4)",
+            )
+        )
+        session.commit()
+
+    failed = fail_rejected_trades(platform)
+
+    with Session(platform.engine) as session:
+        assert session.get(MarketTrade, failed[0]).status == TradeStatus.FAILED
+        assert session.get(MarketTrade, recorded_id).status != TradeStatus.FAILED
+        battery = session.get(MarketOrder, book.battery)
+        assert battery.filled_w == 0 and battery.status == "closed"  # 20 kW given back
+    assert fail_rejected_trades(platform) == []  # applied once

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:31:31.710729
+Create Date: 2026-11-27 02:44:30.515997
 """
 
 import sqlalchemy as sa
@@ -299,7 +299,7 @@ def upgrade() -> None:
         sa.Column("chain_trade_id", sa.BigInteger(), nullable=True),
         sa.Column(
             "status",
-            sa.Enum("PENDING", "RECORDED", "SETTLED", "FINALISED", name="tradestatus"),
+            sa.Enum("PENDING", "RECORDED", "SETTLED", "FINALISED", "FAILED", name="tradestatus"),
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
