@@ -61,8 +61,10 @@ class Platform:
             self.oracle.registry.register(relay_spec())
         self.nonces = MemoryNonceStore()
         self.sync = EventSync(self.engine, self.oracle)
-        # py-evm and the dispatcher are not thread-safe; the API's handlers and the
-        # background pump take this lock around anything that touches the chain.
+        # The dispatcher is not thread-safe: the background pump and every chain write
+        # (publish, relay, moving a development chain's clock) take this lock. A single
+        # read does not: each provider answers one request at a time (the embedded chain
+        # serialises its own), so the API's checks never wait for a whole pump round.
         self.chain_lock = threading.RLock()
         # Steps that follow chain state, run after every sync (e.g. activating the sellers
         # of newly recorded trades); the composition root registers them.
@@ -78,12 +80,11 @@ class Platform:
 
     def now(self) -> int:
         """The platform's time in unix seconds (the chain's time in a development demo)."""
-        with self.chain_lock:  # the development clock reads the chain's latest block
-            return self.clock()
+        return self.clock()
 
     def has_role(self, address: Address, role: Role) -> bool:
-        with self.chain_lock:
-            return self.oracle.view.has_role(address, role)
+        """From the oracle's cached view: a read, so no chain lock (see ``chain_lock``)."""
+        return self.oracle.view.has_role(address, role)
 
     def pump(self) -> tuple[RoundReport, SyncReport]:
         """One round: send and confirm outbox messages, index events, apply them."""

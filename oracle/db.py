@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import sort_tables
 from sqlmodel import SQLModel, create_engine
 
 from oracle.indexer.models import IndexedEvent, IndexerCursor
@@ -24,7 +25,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine, tables=[_table(model) for model in TABLES])
+    # Table by table rather than metadata.create_all: that would also create every enum type
+    # in the shared metadata, including the market's, which its own migration then creates.
+    for table in sort_tables([_table(model) for model in TABLES]):
+        table.create(engine, checkfirst=True)
     return engine
 
 

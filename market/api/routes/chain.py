@@ -62,6 +62,7 @@ def chain(platform: PlatformDep) -> ChainOut:
     "/transactions", status_code=202, summary="Relay a registry transaction your wallet signed"
 )
 def relay(body: RawTransaction, participant: ParticipantDep, platform: PlatformDep) -> RelayOut:
+    participant.require(Role.FSP, Role.DSO, Role.TSO)  # auditors and visitors write nothing
     message = transactions.relay(platform, participant.address, body.raw_transaction)
     return RelayOut.of(message)
 

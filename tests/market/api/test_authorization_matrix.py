@@ -37,19 +37,22 @@ from typing import Any
 import pytest
 from fastapi.routing import APIWebSocketRoute, iter_route_contexts
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 from starlette.websockets import WebSocketDisconnect
 
+from market.access import licence_area
 from market.db.models import (
     TABLES,
     Activation,
     Asset,
+    GridNode,
     MarketOrder,
     MarketTrade,
     Organisation,
     OrganisationKind,
     Webhook,
 )
+from market.grid_service import in_licence_area
 from oracle.outbox.models import OutboxMessage
 from oracle.relay import RELAY_KIND
 from oracle.types import SLOT_SECONDS
@@ -85,6 +88,7 @@ WS_OPEN = 101  # the stream accepted the caller and sent an activation
 WS_REFUSED = 1008  # the stream closed: policy violation (no valid session, or not allowed)
 REFUSALS = {401, 403, 404, WS_REFUSED}
 SLOTS = 4
+COUNTED: tuple[type[SQLModel], ...] = (*TABLES, OutboxMessage)  # every table a write touches
 
 
 @dataclass
@@ -107,6 +111,7 @@ class Row:
     expected: dict[str, int]
     body: Body | None = None  # the caller's request body (anonymous sends the fsp's)
     params: dict[str, str] = field(default_factory=dict)  # values may name Scene.ids too
+    fields: dict[str, str] = field(default_factory=dict)  # role -> the field its 403 names
 
     @property
     def name(self) -> str:
@@ -128,7 +133,7 @@ FSP_ASSET_READ = expect(200, visitor=403, other_fsp=404, other_dso=404, tso=404)
 FSP_RECORD_READ = expect(404, visitor=403, fsp=200, auditor=200, operator=200)
 TRADE_READ = expect(404, visitor=403, fsp=200, dso=200, auditor=200, operator=200)
 FSP_OWN_WRITE = expect(403, fsp=201)
-FSP_PATH_WRITE = expect(403, fsp=200, other_fsp=404)
+OUTSIDE_THE_AREA = ("other_dso", "tso")
 
 
 # -- request bodies: each caller signs its own ----------------------------------------------
@@ -255,8 +260,13 @@ ROWS = (
     ),
     # chain and relayed registry transactions
     Row("GET", "/chain", PUBLIC),
-    Row("POST", "/transactions", expect(422), _foreign_transaction),
-    Row("GET", "/transactions/{tx_hash}", FSP_RECORD_READ | {"visitor": 404}),
+    Row(
+        "POST",
+        "/transactions",
+        expect(422, visitor=403, auditor=403, operator=403),
+        _foreign_transaction,
+    ),
+    Row("GET", "/transactions/{tx_hash}", expect(404, fsp=200, auditor=200, operator=200)),
     # grid
     Row("GET", "/grid/networks", SIGNED_IN),
     Row("POST", "/grid/import", expect(403, dso=409, other_dso=409, tso=409), _grid_import),
@@ -267,9 +277,15 @@ ROWS = (
     Row("GET", "/assets", PARTICIPANTS),
     Row("GET", "/assets/{asset}", FSP_ASSET_READ),
     Row("GET", "/assets/{asset}/node-proposal", FSP_ASSET_READ),
-    Row("POST", "/assets/{asset}/node", expect(403, dso=200), _map_battery),
+    Row(
+        "POST",
+        "/assets/{asset}/node",
+        expect(403, dso=200),
+        _map_battery,
+        fields=dict.fromkeys(OUTSIDE_THE_AREA, "asset_id") | {"fsp": "authorization"},
+    ),
     # baselines and metering
-    Row("POST", "/baselines", FSP_OWN_WRITE, _baseline),
+    Row("POST", "/baselines", FSP_OWN_WRITE, _baseline, fields={"other_fsp": "asset_id"}),
     Row("GET", "/baselines", FSP_ASSET_READ, params={"asset": "{asset}"}),
     Row(
         "GET",
@@ -277,7 +293,13 @@ ROWS = (
         expect(422, visitor=403, other_fsp=404, other_dso=404, tso=404),  # 422: no history
         params={"asset": "{asset}"},
     ),
-    Row("POST", "/meter-readings", expect(403, dso=200), _readings),
+    Row(
+        "POST",
+        "/meter-readings",
+        expect(403, dso=200),
+        _readings,
+        fields=dict.fromkeys(OUTSIDE_THE_AREA, "readings.0.meter_point_id"),
+    ),
     Row(
         "GET",
         "/meter-readings",
@@ -287,9 +309,27 @@ ROWS = (
     # markets and orders
     Row("GET", "/markets", PUBLIC),
     Row("GET", "/orderbook", PUBLIC, params={"market": "intraday", "slot_start": "{order_slot}"}),
-    Row("POST", "/orders", FSP_OWN_WRITE, _sell_battery),
-    Row("POST", "/orders", expect(403, dso=201), _buy_at_the_battery),
-    Row("POST", "/orders/batch", FSP_OWN_WRITE, _sell_battery_batch),
+    Row(
+        "POST",
+        "/orders",
+        FSP_OWN_WRITE,
+        _sell_battery,
+        fields={"other_fsp": "order.asset", "dso": "order.side", "auditor": "authorization"},
+    ),
+    Row(
+        "POST",
+        "/orders",
+        expect(403, dso=201),
+        _buy_at_the_battery,
+        fields=dict.fromkeys(OUTSIDE_THE_AREA, "order.node_id") | {"fsp": "order.side"},
+    ),
+    Row(
+        "POST",
+        "/orders/batch",
+        FSP_OWN_WRITE,
+        _sell_battery_batch,
+        fields={"other_fsp": "orders.0.order.asset"},
+    ),
     Row("GET", "/orders", PARTICIPANTS),
     Row("GET", "/orders/{order}", FSP_RECORD_READ),
     Row(
@@ -305,7 +345,7 @@ ROWS = (
     Row("GET", "/trades/{trade}", TRADE_READ),
     # activations and webhooks
     Row("GET", "/activations", expect(403, fsp=200, other_fsp=200, auditor=200, operator=200)),
-    Row("POST", "/activations/{activation}/acknowledge", FSP_PATH_WRITE),
+    Row("POST", "/activations/{activation}/acknowledge", expect(403, fsp=200, other_fsp=404)),
     Row(
         "WS",
         "/activations/stream",
@@ -336,6 +376,7 @@ ROWS = (
         "/settlements/statement",
         expect(403, fsp=200, auditor=200, operator=200),
         params={"from": "{day_before}", "to": "{slot}", "organisation": "{fsp_org}"},
+        fields={"other_fsp": "organisation", "dso": "organisation"},
     ),
 )
 
@@ -498,16 +539,16 @@ def snapshot(scene: Scene) -> tuple[object, ...]:
     ids = scene.ids
     with Session(scene.cast.world.platform.engine) as session:
         counts = tuple(
-            session.exec(select(func.count()).select_from(model)).one()
-            for model in (*TABLES, OutboxMessage)
+            session.exec(select(func.count()).select_from(model)).one() for model in COUNTED
         )
         order = session.get(MarketOrder, ids["order"])
         activation = session.get(Activation, ids["activation"])
         pending = session.get(Organisation, ids["pending_org"])
+        assert order is not None and activation is not None and pending is not None
         states = (
-            order and order.status,
-            activation and activation.status,
-            pending and pending.status,
+            order.status,
+            activation.status,
+            pending.status,
             session.get(Webhook, ids["webhook"]) is not None,
         )
     return counts + states
@@ -527,14 +568,15 @@ def test_authorization(scene: Scene, row: Row) -> None:
     seen = {role: answers[role].status for role in ROLES}
     wrong = {role: answers[role].text[:300] for role in ROLES if seen[role] != row.expected[role]}
     assert seen == row.expected, wrong
-    for role in refused:
-        if seen[role] in (403, 404):  # a refusal names the field it is about
-            assert len(_loc(answers[role].text)) >= 2, answers[role].text
+    named = {role: _field(answers[role].text) for role in refused if seen[role] in (403, 404)}
+    assert all(named.values()), named  # every refusal names the field it is about
+    assert {role: named[role] for role in row.fields} == row.fields
 
 
-def _loc(text: str) -> list[str]:
+def _field(text: str) -> str:
+    """The dotted field an error body names: ["body", "order", "asset"] -> order.asset."""
     loc: list[str] = json.loads(text)["detail"][0]["loc"]
-    return loc
+    return ".".join(str(part) for part in loc[1:])
 
 
 def _template(path: str) -> str:
@@ -554,3 +596,17 @@ def test_the_matrix_covers_every_route(scene: Scene) -> None:
         for method in ["WS"] if websocket else sorted(route.methods or ()):
             routes.add((method, _template(path.removeprefix(PREFIX))))
     assert routes == {(row.method, _template(row.path)) for row in ROWS}
+
+
+def test_one_licence_area_rule_for_reads_and_writes(scene: Scene) -> None:
+    """market.access (reads, metering) and market.grid_service (orders, mapping) agree."""
+    expected = {"dso": {1, 2, 3, 4, 5}, "other_dso": {101, 102}, "tso": {101, 102}}
+    with Session(scene.cast.world.platform.engine) as session:
+        nodes = session.exec(select(GridNode.node_id)).all()
+        for role, area in expected.items():
+            caller = scene.callers[role]
+            assert caller is not None and caller.organisation_id is not None
+            organisation = session.get(Organisation, caller.organisation_id)
+            assert organisation is not None
+            assert licence_area(session, organisation) == area
+            assert {n for n in nodes if in_licence_area(session, organisation, n)} == area

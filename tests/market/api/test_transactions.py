@@ -50,22 +50,29 @@ def test_a_wallet_signed_registration_lands_on_chain(world: PlatformWorld) -> No
     assert suite.read("GridRegistry", "isAtOrBelow", 9_002, 9_001)
 
 
-def test_a_transaction_without_the_role_is_rejected_with_the_contract_error(
-    world: PlatformWorld,
-) -> None:
-    stranger = world.new_actor()
-    world.connection.dev_chain.fund(stranger.address, 10**18)
-    relayed = _relay(world, stranger, _register_asset_tx(world, stranger, 9_001))
+def test_a_call_the_contract_refuses_is_rejected_with_its_error(world: PlatformWorld) -> None:
+    fsp = world.onboard(OrganisationKind.FSP, "FSP Relay")
+    relayed = _relay(world, fsp, _node_tx(world, fsp, 9_100, 0))  # only system operators may
     world.settle()
     response = world.client.get(
-        f"/api/v1/transactions/{relayed['tx_hash']}", headers=stranger.headers
+        f"/api/v1/transactions/{relayed['tx_hash']}", headers=fsp.headers
     ).json()
     assert response["status"] == MessageStatus.REJECTED
-    assert "MissingRole" in response["error"]
+    assert "NotSystemOperator" in response["error"] and fsp.address in response["error"]
+
+
+def test_wallets_without_a_participant_role_relay_nothing(world: PlatformWorld) -> None:
+    stranger = world.new_actor()
+    raw = stranger.wallet.sign_transaction(_register_asset_tx(world, stranger))
+    response = world.client.post(
+        "/api/v1/transactions", json={"raw_transaction": raw}, headers=stranger.headers
+    )
+    assert response.status_code == 403
+    assert world.platform.oracle.store.count_by_status().get("pending", 0) == 0
 
 
 def test_someone_elses_transaction_is_refused(world: PlatformWorld) -> None:
-    signer, caller = world.new_actor(), world.new_actor()
+    signer, caller = world.new_actor(), world.onboard(OrganisationKind.FSP, "FSP Caller")
     raw = signer.wallet.sign_transaction(_register_asset_tx(world, signer))
     response = world.client.post(
         "/api/v1/transactions", json={"raw_transaction": raw}, headers=caller.headers
@@ -75,7 +82,7 @@ def test_someone_elses_transaction_is_refused(world: PlatformWorld) -> None:
 
 
 def test_only_registry_functions_may_be_relayed(world: PlatformWorld) -> None:
-    actor = world.new_actor()
+    actor = world.onboard(OrganisationKind.FSP, "FSP Foreign")
     tx = _register_asset_tx(world, actor)
     tx["to"] = world.platform.oracle.suite.manifest.address_of("FlexSettlement")
     raw = actor.wallet.sign_transaction(tx)
@@ -87,7 +94,7 @@ def test_only_registry_functions_may_be_relayed(world: PlatformWorld) -> None:
 
 
 def test_garbage_is_refused_naming_the_field(world: PlatformWorld) -> None:
-    actor = world.new_actor()
+    actor = world.onboard(OrganisationKind.FSP, "FSP Garbage")
     response = world.client.post(
         "/api/v1/transactions", json={"raw_transaction": "0x02abcdef"}, headers=actor.headers
     )
