@@ -10,8 +10,8 @@ from flexledger.participants import SCENARIO_PARTICIPANTS, open_participants
 from flexledger.settings import ChainKind, Settings
 from market.activation import dispatch_new_activations
 from market.gates import MarketCatalogue
-from market.trade_failures import fail_rejected_trades
 from market.platform import AuthConfig, Platform, RateLimit
+from market.trade_failures import fail_rejected_trades
 from oracle.chain import ChainConnection, connect
 from oracle.deploy import deploy_suite
 from oracle.errors import OracleError

@@ -49,12 +49,7 @@ def check_sender(platform: Platform, kind: str, sender: Address) -> None:
 def checked(platform: Platform, kind: str, payload: dict[str, Any], sender: Address) -> Payload:
     """Every check :meth:`OracleService.publish` makes; raises OracleValueError naming the
     field. A chain that does not answer defers the chain checks to the dispatcher."""
-    spec = platform.oracle.registry.spec(kind)
-    parsed_payload = spec.parse(payload)
-    with suppress(ChainUnavailableError):  # reads only: no chain lock (Platform.chain_lock)
-        spec.check_sender(platform.oracle.view, sender)
-        parsed_payload.check_on_chain(platform.oracle.view, sender)
-    return parsed_payload
+    return platform.oracle.validate(kind, payload, sender)
 
 
 def message_row(kind: str, payload: Payload, *, sender: Address, key: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import sort_tables
 from sqlmodel import SQLModel, create_engine
 
@@ -21,7 +22,10 @@ def make_engine(url: str) -> Engine:
     """Create an engine and the oracle's tables if they are missing."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # No pool: SQLite connections are cheap, and a bounded pool deadlocks the API under
+        # load (FastAPI closes a request's session in a worker thread; with every worker
+        # waiting for a pooled connection, the sessions holding them are never closed).
+        engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=NullPool)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)

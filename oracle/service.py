@@ -65,10 +65,23 @@ class OracleService:
             # A retried publish gets the stored message back, even if the chain has moved
             # on since (a baseline locked, an order committed); a different payload is refused.
             return self.store.publish(kind=kind, payload=parsed, sender=sender, key=key)
-        with suppress(ChainUnavailableError):  # accepted while the chain is down
-            spec.check_sender(self.view, sender)
-            parsed.check_on_chain(self.view, sender)
+        self.check_on_chain(kind, parsed, sender)
         return self.store.publish(kind=kind, payload=parsed, sender=sender, key=key)
+
+    def validate(self, kind: str, payload: dict[str, object] | Payload, sender: Address) -> Payload:
+        """Every check :meth:`publish` makes, without persisting: for publishers that write
+        the outbox row in their own database transaction (:meth:`OutboxStore.message_row`)."""
+        parsed = self.registry.spec(kind).parse(payload)
+        self.check_on_chain(kind, parsed, sender)
+        return parsed
+
+    def check_on_chain(self, kind: str, payload: Payload, sender: Address) -> None:
+        """The sender's role and the payload's chain checks, from the cached view; a chain
+        that does not answer defers them to the dispatcher, which checks again anyway."""
+        spec = self.registry.spec(kind)
+        with suppress(ChainUnavailableError):
+            spec.check_sender(self.view, sender)
+            payload.check_on_chain(self.view, sender)
 
     def close(self) -> None:
         """Release the database connections (the chain connection belongs to the caller)."""

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from eth.abc import AtomicDatabaseAPI, BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
@@ -215,9 +215,14 @@ class _SerialTesterProvider(EthereumTesterProvider):
         endpoints["net"]["version"] = static_return(str(chain_id))
         super().__init__(tester, api_endpoints=endpoints)
         self._lock = lock
+        self._chain_id = chain_id
         self.closed = False
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if method == "eth_chainId" and not self.closed:
+            # A constant, which web3 asks for before every call and transaction: answered
+            # without queueing behind a block being mined.
+            return cast(RPCResponse, {"id": "0", "jsonrpc": "2.0", "result": hex(self._chain_id)})
         with self._lock:
             if self.closed:
                 raise ChainUnavailableError("the embedded chain has been closed")
