@@ -15,6 +15,7 @@ from sqlmodel import SQLModel, create_engine
 from oracle.indexer.models import IndexedEvent, IndexerCursor
 from oracle.outbox.models import OutboxMessage, OutboxTransaction
 
+SQLITE_BUSY_TIMEOUT_S = 30.0
 TABLES = (OutboxMessage, OutboxTransaction, IndexedEvent, IndexerCursor)
 
 
@@ -25,7 +26,12 @@ def make_engine(url: str) -> Engine:
         # No pool: SQLite connections are cheap, and a bounded pool deadlocks the API under
         # load (FastAPI closes a request's session in a worker thread; with every worker
         # waiting for a pooled connection, the sessions holding them are never closed).
-        engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=NullPool)
+        # SQLite has one writer at a time: under load a writer may queue for seconds.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+            poolclass=NullPool,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)

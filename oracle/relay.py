@@ -10,6 +10,7 @@ nonce the wallet spent elsewhere is rejected, since only the wallet could sign a
 """
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import rlp
@@ -148,9 +149,12 @@ def next_wallet_nonce(engine: Engine, w3: Web3, address: Address) -> int:
     return max(on_chain, max(nonces) + 1)
 
 
+@lru_cache(maxsize=16_384)
 def _queued_nonce(payload: str) -> int:
+    # Every unsigned call reads the wallet's whole queue; a stored payload never changes, so
+    # each is decoded once, and without recovering its signer (checked when it was relayed).
     raw = json.loads(payload)["raw_transaction"]
-    return decode_transaction(bytes.fromhex(raw[2:])).nonce
+    return int(_fields(bytes.fromhex(raw[2:]))["nonce"])
 
 
 def relay_spec() -> MessageSpec:
