@@ -1,7 +1,8 @@
 """``make bench``: every benchmark, then one table of the issue's targets.
 
-Runs each benchmark in its own process (gas, embedded chain, outbox and audit), reads the
-results files they write under benchmarks/results/, prints the targets table and writes
+Runs each benchmark in its own process (gas, embedded chain, outbox and audit, clearing,
+grid analytics, orders through the REST API, a market day), reads the results files they
+write under benchmarks/results/, prints the targets table and writes
 benchmarks/results/summary.json. Timings are never asserted by the test suite.
 """
 
@@ -12,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCHMARKS = ("benchmarks.gas_report", "benchmarks.embedded_chain", "benchmarks.outbox_audit")
+BENCHMARKS = (
+    "benchmarks.gas_report",
+    "benchmarks.embedded_chain",
+    "benchmarks.outbox_audit",
+    "benchmarks.clearing",
+    "benchmarks.grid_day",
+    "benchmarks.api_orders",
+    "benchmarks.market_day",
+)
+Row = tuple[str, float, str, str]  # target, reached, unit, goal
 
 
 def _gas(gas: dict[str, Any], function: str, case_start: str) -> float:
@@ -22,7 +32,15 @@ def _gas(gas: dict[str, Any], function: str, case_start: str) -> float:
     raise KeyError(f"{function} / {case_start} not in gas.json")
 
 
-def targets() -> list[tuple[str, float, str, str]]:
+def _results(name: str) -> Any:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def targets() -> list[Row]:
+    return [*_chain_targets(), *_market_targets(), *_grid_targets()]
+
+
+def _chain_targets() -> list[Row]:
     gas = json.loads((RESULTS / "gas.json").read_text())
     outbox = json.loads((RESULTS / "outbox_audit.json").read_text())
     chain = json.loads((RESULTS / "embedded_chain.json").read_text())
@@ -66,6 +84,38 @@ def targets() -> list[tuple[str, float, str, str]]:
             "settlements/s",
             ">= 1,000",
         ),
+    ]
+
+
+def _market_targets() -> list[Row]:
+    clearing = min(_results("clearing")["runs"], key=lambda run: run["clear_s"])
+    api = {run["mode"]: run for run in _results("api_orders")["runs"]}
+    lost = _results("api_orders")["on_chain"]["lost"]
+    day = _results("market_day")["run"]
+    rows: list[Row] = [
+        (
+            f"clearing {clearing['orders']:,} orders ({clearing['pricing']})",
+            clearing["clear_s"],
+            "s",
+            "<= 1",
+        ),
+    ]
+    for mode, title in (("single", "POST /orders"), ("batch", "POST /orders/batch")):
+        if mode in api:
+            clients = api[mode]["clients"]
+            rows.append(
+                (f"{title}, {clients} clients", api[mode]["orders_per_s"], "orders/s", ">= 1,000")
+            )
+            rows.append((f"{title}, {clients} clients, p99", api[mode]["p99_ms"], "ms", "<= 100"))
+    rows.append(("orders accepted but not on chain", lost, "orders", "0"))
+    rows.append((f"market day, {day['assets']:,} assets end to end", day["total_s"], "s", "<= 60"))
+    return rows
+
+
+def _grid_targets() -> list[Row]:
+    return [
+        (f"grid day {run['network']}: 96 power flows", run["day_s"], "s", "(no target)")
+        for run in _results("grid_day")["runs"]
     ]
 
 
