@@ -88,7 +88,7 @@ def _chain_targets() -> list[Row]:
 
 
 def _market_targets() -> list[Row]:
-    clearing = min(_results("clearing")["runs"], key=lambda run: run["clear_s"])
+    clearing = max(_results("clearing")["runs"], key=lambda run: run["clear_s"])  # the slower
     api = {run["mode"]: run for run in _results("api_orders")["runs"]}
     lost = _results("api_orders")["on_chain"]["lost"]
     day = _results("market_day")["run"]
