@@ -44,6 +44,7 @@ from oracle.types import SLOT_SECONDS, Direction, Side
 MARKET = "day-ahead"
 DSO_PRICE_CENTS_PER_MWH = 40_000  # the DSO pays at most 400 EUR/MWh for congestion relief
 SLOTS_PER_DAY = 96
+ASSET_PAGE = 10_000  # GET /assets' largest page; the API's default of 1,000 is too few at scale
 COMPANY = {"country": "DE", "legal_name": "", "registration_number": "", "email": ""}
 
 
@@ -275,7 +276,9 @@ class MarketDayDemo:
                 portfolio.asset_address[asset.asset_id] = registered["asset"]["id"]
         self.wait("assets on chain", lambda: self.assets_with_status("on_chain"))
         dso = self.clients["dso"]
-        for asset in track(dso.assets(), "  DSO confirms nodes", console=self.console):
+        for asset in track(
+            dso.assets(limit=ASSET_PAGE), "  DSO confirms nodes", console=self.console
+        ):
             dso.confirm_asset_node(asset["id"])  # the proposed node, nearest to the asset
             for portfolio in self.portfolios.values():
                 for fleet_asset in portfolio.assets:
@@ -299,7 +302,7 @@ class MarketDayDemo:
 
     def assets_with_status(self, status: str) -> bool:
         expected = sum(len(p.assets) for p in self.portfolios.values())
-        return len(self.clients["dso"].assets(status=status)) == expected
+        return len(self.clients["dso"].assets(status=status, limit=ASSET_PAGE)) == expected
 
     # -- baselines and orders ----------------------------------------------------------
 
