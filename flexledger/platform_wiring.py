@@ -10,6 +10,7 @@ from flexledger.participants import SCENARIO_PARTICIPANTS, open_participants
 from flexledger.settings import ChainKind, Settings
 from market.activation import dispatch_new_activations
 from market.gates import MarketCatalogue
+from market.intake import GroupCommitter
 from market.platform import AuthConfig, Platform, RateLimit
 from market.trade_failures import fail_rejected_trades
 from oracle.chain import ChainConnection, connect
@@ -67,6 +68,12 @@ def build_platform(
     platform.after_sync.append(fail_rejected_trades)
     platform.after_sync.append(dispatch_new_activations)
     grant_oracle_role(platform, oracle)
+    if settings.intake_group_commit:
+        platform.intake = GroupCommitter(
+            platform.engine,
+            max_group=settings.intake_max_group,
+            linger_s=settings.intake_linger_s,
+        ).start()
     return platform
 
 

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
 
+    intake_group_commit: bool = Field(
+        default=True, description="Commit accepted orders in groups by one writer thread."
+    )
+    intake_max_group: int = Field(default=512, ge=1, le=10_000, description="Entries per group.")
+    intake_linger_s: float = Field(
+        default=0.0, ge=0, le=0.1, description="How long the writer waits for a group to fill."
+    )
+
     outbox_batch_size: int = Field(default=500, ge=1, le=2000)
     outbox_max_attempts: int = Field(default=20, ge=1)
     outbox_backoff_base_s: float = Field(default=0.5, gt=0)

@@ -14,7 +14,7 @@ query per kind of row for a whole batch), and signatures are recovered with the 
 ``orders.<i>.<field>`` and nothing is stored.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,10 +37,12 @@ from market.db.models import (
 from market.errors import ConflictError, ForbiddenError, MarketValueError, NotFoundError
 from market.gates import MarketSpec
 from market.grid_service import area_node_ids
+from market.intake import IntakeEntry
 from market.platform import Platform
 from market.registration import of_address
 from oracle.eip712 import ZERO_ADDRESS, Order
 from oracle.order_hashing import domain_separator, order_hash, recover_signer
+from oracle.outbox.models import OutboxMessage
 from oracle.payloads import OrderCommitment, OrderFields
 from oracle.types import SLOT_SECONDS, Address, Direction, Role, Side
 
@@ -307,6 +309,10 @@ def _store(
 ) -> list[str]:
     orders = [_order_row(context, item) for item in accepted]
     messages = [_commit_row(platform, item) for item in accepted]
+    if platform.intake is not None:
+        session.rollback()  # end this request's reads; the writer commits on its own
+        platform.intake.write(_intake_entry(orders, messages))
+        return [item.order_hash for item in accepted]
     try:
         session.exec(insert(MarketOrder), params=orders)
         outbox_rows.insert_rows(session, messages)
@@ -317,6 +323,22 @@ def _store(
             "order.nonce", "an order with this nonce or hash was stored meanwhile"
         ) from None
     return [item.order_hash for item in accepted]
+
+
+def _intake_entry(orders: list[dict[str, Any]], messages: list[dict[str, Any]]) -> IntakeEntry:
+    """The rows of one request for the group commit: stored with their commitments or not
+    at all; an order id or (maker, nonce) already in the group or the table is a 409."""
+    keys: set[Hashable] = {("order", row["id"]) for row in orders}
+    keys |= {("nonce", row["maker"], row["nonce"]) for row in orders}
+    return IntakeEntry(
+        rows=[(MarketOrder, orders), (OutboxMessage, messages)],
+        unique_keys=frozenset(keys),
+        conflict=_nonce_conflict,
+    )
+
+
+def _nonce_conflict() -> ConflictError:
+    return ConflictError("order.nonce", "an order with this nonce or hash was stored meanwhile")
 
 
 def _order_row(context: _Context, item: _Accepted) -> dict[str, Any]:

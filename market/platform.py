@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from market.auth import MemoryNonceStore
 from market.db.migrate import upgrade
 from market.gates import MarketCatalogue
+from market.intake import GroupCommitter
 from market.sync import EventSync, SyncReport
 from oracle.identity import Signer
 from oracle.outbox.dispatcher import RoundReport
@@ -54,6 +55,9 @@ class Platform:
     rate_limit: RateLimit = field(default_factory=RateLimit)
     clock: Callable[[], int] = field(default=lambda: int(time.time()))
     pricing: str = "pay_as_bid"
+    # The single writer that commits accepted orders in groups (market/intake.py); None:
+    # each request commits its own transaction (scripts, tests that want it).
+    intake: GroupCommitter | None = None
 
     def __post_init__(self) -> None:
         upgrade(self.engine)
@@ -111,4 +115,6 @@ class Platform:
         return synced
 
     def close(self) -> None:
+        if self.intake is not None:
+            self.intake.close()
         self.oracle.close()

@@ -20,6 +20,7 @@ from market.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from market.intake import IntakeUnavailableError
 from oracle.errors import ChainUnavailableError, OracleValueError
 
 STATUS: tuple[tuple[type[Exception], int, str], ...] = (
@@ -31,6 +32,7 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (MarketValueError, 422, "invalid"),
     (OracleValueError, 422, "invalid"),
     (ChainUnavailableError, 503, "chain_unavailable"),
+    (IntakeUnavailableError, 503, "unavailable"),
     (MarketError, 422, "invalid"),
 )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
 from market import outbox_rows
@@ -275,11 +276,23 @@ def test_order_and_commitment_are_stored_together_or_not_at_all(
     def fail(*_args: Any) -> None:
         raise RuntimeError("disk full")
 
+    def fail_on_outbox(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO outbox_message"):
+            fail()
+
     order = sell(cast, cast.alpha, "battery", fresh_slot(cast.world), 5_000, 10_000)
     before = counts(cast.world)
-    monkeypatch.setattr(outbox_rows, "insert_rows", fail)
-    with pytest.raises(RuntimeError, match="disk full"):
-        place(cast, cast.alpha, order)
+    monkeypatch.setattr(outbox_rows, "insert_rows", fail)  # a request's own transaction
+    engine = cast.world.platform.engine  # and the group commit's (market/intake.py)
+    event.listen(engine, "before_cursor_execute", fail_on_outbox)
+    try:
+        if cast.world.platform.intake is None:
+            with pytest.raises(RuntimeError, match="disk full"):
+                place(cast, cast.alpha, order)
+        else:
+            assert place(cast, cast.alpha, order).status_code == 503
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_on_outbox)
     assert counts(cast.world) == before
     monkeypatch.undo()
     order_hash = placed(cast, cast.alpha, order)
