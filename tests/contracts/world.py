@@ -196,7 +196,8 @@ def _grant_roles(world: World) -> None:
 def _register_grid(world: World) -> None:
     g = world.grid.functions
     send(g.registerNode(NODE_TSO_ROOT, 0, world.tso.address), world.tso)
-    send(g.registerNode(NODE_DSO, NODE_TSO_ROOT, world.dso.address), world.dso)
+    # The DSO's tree hangs under the TSO's node: only the market operator connects the two.
+    send(g.registerNode(NODE_DSO, NODE_TSO_ROOT, world.dso.address), world.operator)
     send(g.registerNode(NODE_DSO_LEFT, NODE_DSO, world.dso.address), world.dso)
     send(g.registerNode(NODE_DSO_RIGHT, NODE_DSO, world.dso.address), world.dso)
     send(g.registerNode(NODE_OTHER_ROOT, 0, world.dso2.address), world.dso2)

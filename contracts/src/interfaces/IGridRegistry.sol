@@ -43,6 +43,24 @@ interface IGridRegistry {
     }
 
     /**
+     * @notice One asset of a {registerAssets} batch; fields as in {registerAsset}.
+     * @param asset The asset's address.
+     * @param meterPointHash Hash of the meter point id.
+     * @param upW Up capacity, W.
+     * @param downW Down capacity, W.
+     * @param technology Technology code.
+     * @param proposedNodeId The node the FSP proposes (must exist).
+     */
+    struct AssetInput {
+        address asset;
+        bytes32 meterPointHash;
+        uint32 upW;
+        uint32 downW;
+        uint8 technology;
+        uint32 proposedNodeId;
+    }
+
+    /**
      * @notice Node `nodeId` was registered.
      * @param nodeId The node id.
      * @param parentId The parent (0 = root).
@@ -166,6 +184,54 @@ interface IGridRegistry {
     error AssetIsRetired(address asset);
 
     /**
+     * @notice A system operator may hang nodes only under a parent it operates itself.
+     * @param parentId The parent given.
+     * @param parentOperator The parent's operator.
+     * @param caller The caller.
+     */
+    error ParentNotOperated(uint32 parentId, address parentOperator, address caller);
+
+    /**
+     * @notice `asset` sits at `nodeId` (its confirmed node, or its proposed node while
+     * unconfirmed), which is not at or below any node `caller` operates.
+     * @param asset The asset.
+     * @param nodeId The asset's current node.
+     * @param caller The caller.
+     */
+    error AssetOutsideArea(address asset, uint32 nodeId, address caller);
+
+    /**
+     * @notice The owner tried to raise a capacity; only lowering is allowed (raising needs a
+     * new prequalification: retire the asset and register it again).
+     * @param asset The asset.
+     * @param upW Up capacity asked for, W.
+     * @param downW Down capacity asked for, W.
+     * @param currentUpW Up capacity now, W.
+     * @param currentDownW Down capacity now, W.
+     */
+    error CapacityRaised(
+        address asset,
+        uint32 upW,
+        uint32 downW,
+        uint32 currentUpW,
+        uint32 currentDownW
+    );
+
+    /**
+     * @notice The arrays of a batch differ in length.
+     * @param length The first array's length.
+     * @param otherLength The second array's length.
+     */
+    error BatchLengthMismatch(uint256 length, uint256 otherLength);
+
+    /**
+     * @notice A batch must have between 1 and `max` items.
+     * @param size The items given.
+     * @param max The most one call takes.
+     */
+    error BatchSizeOutOfRange(uint256 size, uint256 max);
+
+    /**
      * @notice The zero address was given where an account is needed.
      * @param account The address given.
      */
@@ -173,12 +239,27 @@ interface IGridRegistry {
 
     /**
      * @notice Registers node `nodeId` under `parentId` (0 = root) operated by `operator`.
-     * A DSO/TSO registers nodes it operates; a market operator may register any.
+     * A DSO/TSO registers nodes it operates, as roots or under a parent it operates
+     * ({ParentNotOperated} otherwise); a market operator may register any node under any
+     * parent (it connects the trees of different operators).
      * @param nodeId The node id (not 0).
      * @param parentId The parent node, 0 for a root.
      * @param operator The node's operator.
      */
     function registerNode(uint32 nodeId, uint32 parentId, address operator) external;
+
+    /**
+     * @notice {registerNode} for up to MAX_NODE_BATCH nodes of one operator, in order (a
+     * parent may come earlier in the same batch); one {NodeRegistered} per node; all or none.
+     * @param nodeIds The node ids.
+     * @param parentIds Their parents (0 = root), same length.
+     * @param operator The nodes' operator.
+     */
+    function registerNodes(
+        uint32[] calldata nodeIds,
+        uint32[] calldata parentIds,
+        address operator
+    ) external;
 
     /**
      * @notice Registers `asset`, owned by the calling FSP.
@@ -199,11 +280,28 @@ interface IGridRegistry {
     ) external;
 
     /**
-     * @notice Confirms that `asset` is connected at `nodeId`; only the node's operator.
+     * @notice {registerAsset} for up to MAX_ASSET_BATCH assets; one {AssetRegistered} each;
+     * all or none.
+     * @param assets The assets.
+     */
+    function registerAssets(AssetInput[] calldata assets) external;
+
+    /**
+     * @notice Confirms that `asset` is connected at `nodeId`. Only the node's operator, and
+     * only for an asset whose current node (confirmed, or proposed while unconfirmed) lies at
+     * or below a node the caller operates ({AssetOutsideArea} otherwise).
      * @param asset The asset.
      * @param nodeId The node.
      */
     function confirmAssetNode(address asset, uint32 nodeId) external;
+
+    /**
+     * @notice {confirmAssetNode} for up to MAX_CONFIRM_BATCH assets; one
+     * {AssetNodeConfirmed} each; all or none.
+     * @param assets The assets.
+     * @param nodeIds The node of each, same length.
+     */
+    function confirmAssetNodes(address[] calldata assets, uint32[] calldata nodeIds) external;
 
     /**
      * @notice Retires `asset`; only its owner.
@@ -212,7 +310,9 @@ interface IGridRegistry {
     function retireAsset(address asset) external;
 
     /**
-     * @notice Sets the capacities of `asset`; only its owner; nothing else changes.
+     * @notice Lowers the capacities of `asset`; only its owner; nothing else changes.
+     * Raising either reverts with {CapacityRaised}: a higher capacity needs a new
+     * prequalification (retire the asset and register it again).
      * @param asset The asset.
      * @param upW Up capacity, W.
      * @param downW Down capacity, W.
