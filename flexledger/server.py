@@ -14,6 +14,8 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
+from flexledger.settings import get_settings
+from flexledger.wiring import start_scheduler
 from market.api import create_app
 from market.platform import Platform
 from oracle.types import Address
@@ -97,7 +99,10 @@ def serve(
     app = create_app(platform, fund=fund)
     pump = Pump(platform, poll_interval_s)
     pump.start()
+    scheduler = start_scheduler(platform, get_settings())  # clears, settles, finalises
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         pump.stop()

@@ -59,6 +59,16 @@ class Settings(BaseSettings):
         default=DEVELOPMENT_SESSION_SECRET, min_length=32, description="HMAC key of sessions."
     )
     pricing: str = Field(default="pay_as_bid", pattern=r"^(pay_as_bid|pay_as_clear)$")
+    scheduler: bool = Field(
+        default=True, description="on: `serve` clears at gate closure, settles and finalises."
+    )
+    scheduler_interval_s: float = Field(default=15.0, gt=0, le=3600)
+    metering_delay_s: int = Field(
+        default=24 * 3600,
+        ge=0,
+        le=6 * 24 * 3600,  # under the contract's 7-day attestation window
+        description="Settle a trade this long after its delivery ends (readings may arrive).",
+    )
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
 

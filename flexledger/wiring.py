@@ -2,7 +2,7 @@
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -22,6 +22,10 @@ from oracle.outbox.store import OutboxStore
 from oracle.payloads import builtin_registry
 from oracle.service import OracleService
 from oracle.signers import AccountBook
+
+if TYPE_CHECKING:
+    from market.platform import Platform
+    from market.scheduler import SchedulerThread
 
 
 def dispatch_policy(settings: Settings) -> DispatchPolicy:
@@ -116,6 +120,18 @@ def run_oracle(settings: Settings, *, once: bool, console: Console) -> None:
             if once and report.idle:
                 return
             time.sleep(settings.poll_interval_s * (8 if report.chain_unavailable else 1))
+
+
+def start_scheduler(platform: "Platform", settings: Settings) -> "SchedulerThread | None":
+    """The market scheduler next to the pump (``FLEXLEDGER_SCHEDULER``; None when off)."""
+    from market.scheduler import Scheduler, SchedulerConfig, SchedulerThread
+
+    if not settings.scheduler:
+        return None
+    config = SchedulerConfig(settings.metering_delay_s, settings.scheduler_interval_s)
+    thread = SchedulerThread(Scheduler(platform, config), config.interval_s)
+    thread.start()
+    return thread
 
 
 def outbox_status(settings: Settings) -> dict[str, int]:

@@ -90,12 +90,16 @@ class SettlementRun:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def settle_delivered(session: Session, platform: Platform) -> SettlementRun:
+def settle_delivered(
+    session: Session, platform: Platform, *, ended_by: int | None = None
+) -> SettlementRun:
     """Publish ``settlement.attest`` for every due trade; store its record (ATTESTING).
 
+    ``ended_by`` (unix s) limits the run to trades delivered by then: the scheduler passes
+    now minus the metering delay, so that late meter readings still count.
     The numbers arrive with ``SettlementAttested`` once the platform pumps the outbox.
     """
-    now = platform.now()
+    now = platform.now() if ended_by is None else min(platform.now(), ended_by)
     run = SettlementRun()
     for trade in _delivered_unsettled(session, now):
         try:

@@ -307,3 +307,24 @@ class SyncCursor(SQLModel, table=True):
 
 
 TABLES = (*TABLES, SyncCursor)
+
+
+class SchedulerJob(SQLModel, table=True):
+    """A market job the scheduler has done, once per (job, market, period): its claim.
+
+    Inserted in the same transaction as the clearing run it claims, so a restart, a second
+    scheduler or a second worker never clears the period again (the primary key refuses it).
+    ``run_id`` is filled in right after that transaction.
+    """
+
+    __tablename__ = "market_scheduler_job"
+
+    job: str = Field(primary_key=True, max_length=16)  # "clear"
+    market: str = Field(primary_key=True, max_length=32)
+    period_start: int = Field(primary_key=True, sa_type=BigInteger)  # unix s
+    period_end: int = Field(sa_type=BigInteger)  # unix s, exclusive
+    run_id: int | None = Field(default=None, foreign_key="market_clearing_run.id")
+    created_at: datetime = _created()
+
+
+TABLES = (*TABLES, SchedulerJob)
