@@ -1,11 +1,13 @@
 """The FastAPI application: routers under /api/v1, errors mapped to statuses."""
 
+import functools
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI
 
 from market.api import errors
-from market.api.deps import rate_limited
+from market.api.deps import rate_limited, token_problem
+from market.api.limits import EdgeLimits, bound_recursion
 from market.api.ratelimit import RateLimiter
 from market.api.routes import (
     activations,
@@ -14,6 +16,7 @@ from market.api.routes import (
     baselines,
     chain,
     clearing,
+    eip712,
     grid,
     markets,
     meter_readings,
@@ -36,6 +39,7 @@ ROUTERS = (
     meter_readings.router,
     settlements.router,
     markets.router,
+    eip712.router,
     orders.router,
     clearing.router,
     trades.router,
@@ -61,4 +65,9 @@ def create_app(platform: Platform, *, fund: Callable[[Address], None] | None = N
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    # Body size, session and JSON depth are checked before FastAPI reads or parses a body.
+    app.add_middleware(
+        EdgeLimits, prefix=PREFIX, token_check=functools.partial(token_problem, platform)
+    )
+    bound_recursion()  # py-evm and py_ecc raised it on import; see market/api/limits.py
     return app

@@ -12,12 +12,15 @@ from starlette.requests import HTTPConnection
 
 from market.api.ratelimit import RateLimiter
 from market.auth import AuthError, verify_session
+from market.auth import Session as SignedSession
+from market.auth.revocation import revocations_of
 from market.db.models import Organisation, OrganisationKind, OrganisationStatus
 from market.errors import ForbiddenError
 from market.platform import Platform
 from market.registration import of_address
 from oracle.types import Address, Role
 
+_SIGN_IN_FIRST = "sign in first: send 'Authorization: Bearer <session token>'"
 bearer = HTTPBearer(auto_error=False, description="Session token from POST /api/v1/auth/sign-in")
 
 
@@ -87,23 +90,57 @@ def _session_token(connection: HTTPConnection) -> str | None:
     return None
 
 
+def checked_session(platform: Platform, token: str) -> SignedSession:
+    """The session ``token`` stands for on this platform: HMAC, times, chain and revocation
+    checked, or :class:`AuthError` saying which failed. Every way in (bearer header, edge
+    middleware, websocket) goes through here, so a revoked token is refused everywhere."""
+    verified = verify_session(token, datetime.now(UTC), secret=platform.auth.session_secret)
+    if verified.chain_id != platform.chain_id:
+        raise AuthError(f"session is for chain {verified.chain_id}, not {platform.chain_id}")
+    if revocations_of(platform).is_revoked(verified):
+        raise AuthError("this session was revoked (logged out); sign in again")
+    return verified
+
+
+def token_problem(platform: Platform, token: str | None) -> str | None:
+    """Why ``token`` may not call a route that needs a session, or None when it may (the
+    edge middleware's check before a body is read)."""
+    if token is None:
+        return _SIGN_IN_FIRST
+    try:
+        checked_session(platform, token)
+    except AuthError as error:
+        return str(error)
+    return None
+
+
 def _signed_in(connection: HTTPConnection, platform: Platform) -> Address | None:
     token = _session_token(connection)
     if token is None:
         return None
     try:
-        verified = verify_session(token, datetime.now(UTC), secret=platform.auth.session_secret)
+        return checked_session(platform, token).address
     except AuthError:
         return None
-    return verified.address if verified.chain_id == platform.chain_id else None
+
+
+def _registered(platform: Platform, address: Address) -> bool:
+    """Whether ``address`` holds a role on chain (an approved, active organisation) or is
+    the market operator; from the oracle's cached role view, so no query per request."""
+    return address == platform.operator_address or any(
+        platform.has_role(address, role) for role in Role
+    )
 
 
 def rate_key(connection: HTTPConnection) -> str:
-    """Whose token bucket a request spends: the signed-in wallet's, so that participants
-    never share one (several may call from one host or proxy); a request without a valid
-    session spends its client host's bucket."""
-    address = _signed_in(connection, get_platform(connection))
-    if address is not None:
+    """Whose token bucket a request spends. A registered participant's own, so that
+    participants never share one (several may call from one host or proxy). Anyone else
+    spends the client host's bucket: calls without a valid session, and wallets without an
+    active organisation, since signing in with a fresh key costs nothing and would
+    otherwise give every new key a full bucket."""
+    platform = get_platform(connection)
+    address = _signed_in(connection, platform)
+    if address is not None and _registered(platform, address):
         return f"address:{address}"
     return f"host:{connection.client.host if connection.client else 'unknown'}"
 
@@ -119,13 +156,20 @@ def current_participant(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Participant:
     if credentials is None:
-        raise AuthError("sign in first: send 'Authorization: Bearer <session token>'")
-    verified = verify_session(
-        credentials.credentials, datetime.now(UTC), secret=platform.auth.session_secret
-    )
-    if verified.chain_id != platform.chain_id:
-        raise AuthError(f"session is for chain {verified.chain_id}, not {platform.chain_id}")
+        raise AuthError(_SIGN_IN_FIRST)
+    verified = checked_session(platform, credentials.credentials)
     return Participant(verified.address, of_address(session, verified.address), platform)
 
 
+def current_session(
+    platform: PlatformDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> SignedSession:
+    """The verified session of the request's bearer token (logout revokes this one)."""
+    if credentials is None:
+        raise AuthError(_SIGN_IN_FIRST)
+    return checked_session(platform, credentials.credentials)
+
+
 ParticipantDep = Annotated[Participant, Depends(current_participant)]
+SessionTokenDep = Annotated[SignedSession, Depends(current_session)]
