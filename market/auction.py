@@ -45,11 +45,9 @@ from market.errors import ConflictError, MarketValueError
 from market.gates import MarketSpec
 from market.orders import commit_key, iso, now_of, order_of
 from market.platform import Platform
-from oracle.eip712 import Order
 from oracle.messages import Payload
 from oracle.outbox.models import MessageStatus, OutboxMessage
-from oracle.payloads import OrderFields
-from oracle.types import SLOT_SECONDS, Direction, Side
+from oracle.types import SLOT_SECONDS, Side
 
 TRADE_KIND = "market.trade"
 MAX_PERIOD_SLOTS = 7 * 96  # one week
@@ -128,27 +126,6 @@ def topology(session: Session) -> GridTopology:
     return GridTopology({n.node_id: n.parent_id if n.parent_id in known else None for n in nodes})
 
 
-def clearing_order(order_id: str, order: Order, asset_node_id: int | None) -> ClearingOrder:
-    """The engine's view of a signed order; ``asset_node_id`` is a sell's asset node."""
-    return ClearingOrder(
-        order_id=order_id,
-        maker=order.maker,
-        side=Side(order.side),
-        direction=Direction(order.direction),
-        node_id=order.node_id,
-        asset=order.asset,
-        slot_start=order.slot_start,
-        slot_count=order.slot_count,
-        power_w=order.power_w,
-        min_power_w=order.min_power_w,
-        divisible=order.divisible,
-        price_cents_per_mwh=order.price_cents_per_mwh,
-        nonce=order.nonce,
-        expiry=order.expiry,
-        asset_node_id=asset_node_id,
-    )
-
-
 # -- the book ----------------------------------------------------------------------------------
 
 
@@ -181,7 +158,7 @@ def _book(session: Session, orders: Sequence[MarketOrder]) -> _Book:
             book.closed[order.id] = (ASSET_NOT_MAPPED, text)
         else:
             node = order.node_id if order.side == Side.SELL else None
-            book.clearing.append(clearing_order(order.id, order_of(order), node))
+            book.clearing.append(ClearingOrder.of(order.id, order_of(order), node))
     return book
 
 
@@ -232,7 +209,7 @@ def _trade_side(platform: Platform, row: MarketOrder) -> dict[str, Any]:
     """The order, its signature and where its commitment sits (batch root, Merkle proof)."""
     commitment = platform.oracle.commitment_of(commit_key(row.id))
     return {
-        "order": OrderFields.from_order(order_of(row)).model_dump(),
+        "order": order_of(row).fields(),
         "signature": row.signature,
         "root": "0x" + commitment.root.hex(),
         "proof": ["0x" + step.hex() for step in commitment.proof],

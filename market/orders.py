@@ -342,24 +342,11 @@ def _nonce_conflict() -> ConflictError:
 
 
 def _order_row(context: _Context, item: _Accepted) -> dict[str, Any]:
-    order = item.signed.order
     return {
+        **item.signed.order.fields(),  # the row's order columns are the Order's fields
         "id": item.order_hash,
         "market": context.market.name,
         "organisation_id": context.organisation.id,
-        "maker": order.maker,
-        "side": int(order.side),
-        "direction": int(order.direction),
-        "node_id": order.node_id,
-        "asset": order.asset,
-        "slot_start": order.slot_start,
-        "slot_count": order.slot_count,
-        "power_w": order.power_w,
-        "min_power_w": order.min_power_w,
-        "divisible": order.divisible,
-        "price_cents_per_mwh": order.price_cents_per_mwh,
-        "nonce": order.nonce,
-        "expiry": order.expiry,
         "signature": item.signed.signature,
         "status": OrderStatus.OPEN,
         "filled_w": 0,
@@ -382,18 +369,4 @@ def _commit_row(platform: Platform, item: _Accepted) -> dict[str, Any]:
 
 def order_of(row: MarketOrder) -> Order:
     """The order as its maker signed it."""
-    return Order(
-        maker=Address(row.maker),
-        side=Side(row.side),
-        direction=Direction(row.direction),
-        node_id=row.node_id,
-        asset=Address(row.asset),
-        slot_start=row.slot_start,
-        slot_count=row.slot_count,
-        power_w=row.power_w,
-        min_power_w=row.min_power_w,
-        divisible=row.divisible,
-        price_cents_per_mwh=row.price_cents_per_mwh,
-        nonce=row.nonce,
-        expiry=row.expiry,
-    )
+    return Order.from_attributes(row)

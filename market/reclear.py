@@ -19,8 +19,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from market.auction import clearing_order
-from market.clearing import ClearingResult, GridTopology, PricingRule, Reason, Trade, clear
+from market.clearing import (
+    ClearingOrder,
+    ClearingResult,
+    GridTopology,
+    PricingRule,
+    Reason,
+    Trade,
+    clear,
+)
 from market.db.models import ClearingRun, MarketTrade, OrderExplanation
 from market.errors import ConflictError, NotFoundError
 from market.orders import commit_key
@@ -48,7 +55,7 @@ def reclear_from_chain(platform: Platform, run_id: int) -> ClearingResult:
     for order_id in order_ids:
         order = _committed_order(platform, order_id, events)
         asset_node = asset_nodes.get(order.asset) if order.side == Side.SELL else None
-        orders.append(clearing_order(order_id, order, asset_node))
+        orders.append(ClearingOrder.of(order_id, order, asset_node))
     grid = _grid(events["NodeRegistered"])
     return clear(orders, grid, PricingRule(run.pricing), now_s=run.period_start - 1)
 

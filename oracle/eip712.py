@@ -4,7 +4,9 @@ The same ``Order`` struct, type string and domain are used by FlexMarket.sol; a 
 checks that the hash computed here equals the contract's ``hashOrder``.
 """
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from eth_account import Account
@@ -37,7 +39,15 @@ ZERO_ADDRESS = Address("0x0000000000000000000000000000000000000000")
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """A market order in on-chain units (see oracle.types for the scales)."""
+    """A market order in on-chain units (see oracle.types for the scales): the one
+    information object of an order.
+
+    The API schema and the oracle payload (:class:`oracle.payloads.OrderFields`), the table
+    row (``market_order``) and the clearing order (:class:`market.clearing.ClearingOrder`, a
+    subclass) carry these fields under these names; every conversion goes through the few
+    methods here, so no other module copies an order field by field. The field order is
+    the EIP-712 struct's (:data:`ORDER_FIELDS`).
+    """
 
     maker: Address
     side: Side
@@ -53,52 +63,62 @@ class Order:
     nonce: int
     expiry: int
 
+    def fields(self) -> dict[str, Any]:
+        """The fields as plain values (enums as ints), by their snake-case names: the form
+        of the API's JSON, the oracle payload and the table row."""
+        values = {name: getattr(self, name) for name in ORDER_FIELD_NAMES}
+        values["side"], values["direction"] = int(self.side), int(self.direction)
+        return values
+
+    def field_values(self) -> tuple[Any, ...]:
+        """The fields as they are (enums kept), in struct order: to build a subclass."""
+        return tuple(getattr(self, name) for name in ORDER_FIELD_NAMES)
+
     def as_message(self) -> dict[str, Any]:
         """The order as the EIP-712 message (camelCase, as the wallet shows it)."""
-        return {
-            "maker": self.maker,
-            "side": int(self.side),
-            "direction": int(self.direction),
-            "nodeId": self.node_id,
-            "asset": self.asset,
-            "slotStart": self.slot_start,
-            "slotCount": self.slot_count,
-            "powerW": self.power_w,
-            "minPowerW": self.min_power_w,
-            "divisible": self.divisible,
-            "priceCentsPerMWh": self.price_cents_per_mwh,
-            "nonce": self.nonce,
-            "expiry": self.expiry,
-        }
+        return {_MESSAGE_NAMES[name]: value for name, value in self.fields().items()}
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The order as the ABI tuple the contract takes."""
-        return tuple(self.as_message().values())
+        return tuple(self.fields().values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Same as :meth:`fields`."""
+        return self.fields()
 
     @classmethod
-    def from_message(cls, message: dict[str, Any]) -> "Order":
-        return cls(
-            maker=Address(message["maker"]),
-            side=Side(message["side"]),
-            direction=Direction(message["direction"]),
-            node_id=int(message["nodeId"]),
-            asset=Address(message["asset"]),
-            slot_start=int(message["slotStart"]),
-            slot_count=int(message["slotCount"]),
-            power_w=int(message["powerW"]),
-            min_power_w=int(message["minPowerW"]),
-            divisible=bool(message["divisible"]),
-            price_cents_per_mwh=int(message["priceCentsPerMWh"]),
-            nonce=int(message["nonce"]),
-            expiry=int(message["expiry"]),
-        )
+    def from_fields(cls, values: Mapping[str, Any]) -> "Order":
+        """The order from plain values under the snake-case names (the inverse of
+        :meth:`fields`); extra keys are ignored."""
+        return cls(*(_COERCE.get(name, int)(values[name]) for name in ORDER_FIELD_NAMES))
+
+    @classmethod
+    def from_attributes(cls, source: object) -> "Order":
+        """The order from any object with the fields as attributes (a table row, a payload,
+        a clearing order)."""
+        return cls.from_fields({name: getattr(source, name) for name in ORDER_FIELD_NAMES})
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any]) -> "Order":
+        """The inverse of :meth:`as_message`."""
+        return cls.from_fields({name: message[_MESSAGE_NAMES[name]] for name in ORDER_FIELD_NAMES})
 
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...] | list[Any]) -> "Order":
-        return cls.from_message(dict(zip([f["name"] for f in ORDER_FIELDS], values, strict=True)))
+        return cls.from_fields(dict(zip(ORDER_FIELD_NAMES, values, strict=True)))
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+ORDER_FIELD_NAMES: tuple[str, ...] = tuple(field.name for field in dataclass_fields(Order))
+# snake-case field -> EIP-712 member name; strict: the struct and the dataclass list the same
+# fields in the same order (a test also checks each pair).
+_MESSAGE_NAMES = dict(zip(ORDER_FIELD_NAMES, (f["name"] for f in ORDER_FIELDS), strict=True))
+_COERCE: dict[str, Callable[[Any], Any]] = {
+    "maker": Address,
+    "side": Side,
+    "direction": Direction,
+    "asset": Address,
+    "divisible": bool,
+}  # every other field is a uintN: int
 
 
 def market_domain(chain_id: ChainId, market_address: Address) -> dict[str, Any]:

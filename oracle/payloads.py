@@ -5,7 +5,7 @@ API converts kW, kWh and EUR/MWh at its edge. Grid analytics, HEMS and protocol 
 add their own kinds by registering more specs on the registry; nothing here changes.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -24,7 +24,7 @@ from oracle.messages import (
     UInt64,
 )
 from oracle.order_hashing import domain_separator, order_hash, recover_signer
-from oracle.types import SLOT_SECONDS, Address, Direction, Role, Side
+from oracle.types import SLOT_SECONDS, Address, Role, Side
 
 UInt8 = Annotated[int, Field(ge=0, le=255)]
 SignatureHex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
@@ -111,51 +111,48 @@ class AssetNodeConfirmation(Payload):
 
 
 class OrderFields(Payload):
-    """An order in on-chain units; mirrors FlexMarket's Order struct."""
+    """The :class:`~oracle.eip712.Order` as a schema: its fields, names and on-chain bounds.
 
-    maker: AddressHex
-    side: Annotated[int, Field(ge=0, le=1)]
-    direction: Annotated[int, Field(ge=0, le=1)]
-    node_id: PositiveUInt32
-    asset: AddressHex
-    slot_start: UInt64
-    slot_count: Annotated[int, Field(ge=1, le=2**16 - 1)]
-    power_w: PositiveUInt32
-    min_power_w: UInt32
-    divisible: bool
-    price_cents_per_mwh: UInt32
-    nonce: UInt64
-    expiry: UInt64
+    The oracle's payloads embed it; the API's order schema subclasses it (tighter bounds).
+    Cross-field rules are :func:`check_order_shape`, applied by the payloads that carry an
+    order, so a subclass can name the failing field in its own way.
+    """
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "OrderFields":
-        if self.slot_start % SLOT_SECONDS:
-            raise ValueError(f"slot_start must be a multiple of {SLOT_SECONDS} s")
-        if self.min_power_w > self.power_w:
-            raise ValueError("min_power_w must not exceed power_w")
-        if not self.divisible and self.min_power_w != self.power_w:
-            raise ValueError("an all-or-nothing order needs min_power_w == power_w")
-        is_buy = self.side == Side.BUY
-        if is_buy == (self.asset.lower() != ZERO_ADDRESS):
-            raise ValueError("a buy order has no asset; a sell order names its asset")
-        return self
+    maker: AddressHex = Field(description="The signing wallet (the maker's DID).")
+    side: Annotated[int, Field(ge=0, le=1, description="0 buy (DSO/TSO), 1 sell (FSP).")]
+    direction: Annotated[int, Field(ge=0, le=1, description="0 up (less consumption), 1 down.")]
+    node_id: PositiveUInt32 = Field(description="The grid node; a sell: its asset's node.")
+    asset: AddressHex = Field(description="A sell's asset; a buy: the zero address.")
+    slot_start: UInt64 = Field(description="First slot, unix s, a multiple of 900.")
+    slot_count: Annotated[int, Field(ge=1, le=2**16 - 1)] = Field(
+        description="Consecutive 15-minute slots."
+    )
+    power_w: PositiveUInt32 = Field(description="Power, W.")
+    min_power_w: UInt32 = Field(description="Smallest fill, W; all-or-nothing: equal to power_w.")
+    divisible: bool = Field(description="false: all-or-nothing.")
+    price_cents_per_mwh: UInt32 = Field(description="Limit price, euro cents per MWh.")
+    nonce: UInt64 = Field(description="Unique per maker.")
+    expiry: UInt64 = Field(description="Unix s; at least slot_start.")
 
     def to_order(self) -> Order:
-        # The field names are Order's own (snake case); only the enums need building.
-        fields = self.model_dump()
-        return Order(
-            **{
-                **fields,
-                "maker": Address(self.maker),
-                "asset": Address(self.asset),
-                "side": Side(self.side),
-                "direction": Direction(self.direction),
-            }
-        )
+        return Order.from_attributes(self)
 
     @classmethod
-    def from_order(cls, order: Order) -> "OrderFields":
-        return cls.model_validate(order.to_dict())
+    def from_order(cls, order: Order) -> Self:
+        return cls.model_validate(order.fields())
+
+
+def check_order_shape(order: OrderFields) -> None:
+    """The contract's ``_checkShape`` rules that span fields; raises ``ValueError``."""
+    if order.slot_start % SLOT_SECONDS:
+        raise ValueError(f"order.slot_start must be a multiple of {SLOT_SECONDS} s")
+    if order.min_power_w > order.power_w:
+        raise ValueError("order.min_power_w must not exceed power_w")
+    if not order.divisible and order.min_power_w != order.power_w:
+        raise ValueError("order.min_power_w: an all-or-nothing order needs min_power_w == power_w")
+    is_buy = order.side == Side.BUY
+    if is_buy == (order.asset.lower() != ZERO_ADDRESS):
+        raise ValueError("order.asset: a buy order has no asset; a sell order names its asset")
 
 
 def check_order_signature(view: ChainView, order: Order, signature: str, field: str) -> bytes:
@@ -183,6 +180,11 @@ class SignedOrderPayload(Payload):
 
     order: OrderFields
     signature: SignatureHex
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        check_order_shape(self.order)
+        return self
 
     def check_on_chain(self, view: ChainView, sender: Address) -> None:
         order = self.order.to_order()
@@ -217,6 +219,11 @@ class TradeSide(Payload):
     signature: SignatureHex
     root: Bytes32Hex
     proof: Annotated[list[Bytes32Hex], Field(max_length=MAX_PROOF_LENGTH)]
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        check_order_shape(self.order)
+        return self
 
     def as_struct(self) -> tuple[Any, ...]:
         return (

@@ -11,32 +11,41 @@ from typing import NamedTuple
 
 from market.clearing.explain import render
 from market.clearing.vocab import Reason
+from oracle.eip712 import Order
 from oracle.types import Direction, Side
 
 
-@dataclass(frozen=True, slots=True)
-class ClearingOrder:
-    """An order as the engine sees it: the on-chain ``Order`` fields plus an id.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClearingOrder(Order):
+    """An order as the engine sees it: the signed :class:`~oracle.eip712.Order` plus its id
+    and where its asset stands.
 
     ``asset_node_id`` is the grid node the registry confirmed for a sell's asset (``None`` for
     a buy); the contract requires it to equal ``node_id``, and location is judged on it.
+    ``asset_capacity_w`` is the asset's prequalified power in the order's direction (``None``:
+    a buy, or not known): the engine never trades more than it per slot across all the
+    asset's sells in that direction.
     """
 
     order_id: str
-    maker: str
-    side: Side
-    direction: Direction
-    node_id: int
-    asset: str
-    slot_start: int
-    slot_count: int
-    power_w: int
-    min_power_w: int
-    divisible: bool
-    price_cents_per_mwh: int
-    nonce: int
-    expiry: int
     asset_node_id: int | None = None
+    asset_capacity_w: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        order_id: str,
+        order: Order,
+        asset_node_id: int | None = None,
+        asset_capacity_w: int | None = None,
+    ) -> "ClearingOrder":
+        """The engine's view of a signed order (the one conversion from :class:`Order`)."""
+        return cls(
+            *order.field_values(),
+            order_id=order_id,
+            asset_node_id=asset_node_id,
+            asset_capacity_w=asset_capacity_w,
+        )
 
 
 class SlotGroup(NamedTuple):

@@ -99,5 +99,4 @@ class OrderCalls(ClientBase):
 
 def order_json(order: Order) -> dict[str, Any]:
     """The order's fields as the API takes them (plain ints, on-chain units)."""
-    fields = order.to_dict()
-    return {**fields, "side": int(order.side), "direction": int(order.direction)}
+    return order.fields()

@@ -9,7 +9,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from web3 import Web3
 
 from market import order_reads, orderbook, orders
 from market.api.deps import ParticipantDep, PlatformDep, SessionDep
@@ -23,14 +22,12 @@ from market.orders import (
     MAX_SLOTS,
     SignedOrder,
 )
-from oracle.eip712 import Order
-from oracle.types import Address, Direction, Role, Side
+from oracle.payloads import OrderFields
+from oracle.types import Direction, Role, Side
 
 router = APIRouter(tags=["orders"])
 
-U32 = 2**32 - 1
 I63 = 2**63 - 1  # the largest integer every supported database stores
-ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 MarketName = Annotated[
     str,
     Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$", description="A market."),
@@ -40,47 +37,22 @@ OrderHashPath = Annotated[
 ]
 
 
-class SignedOrderFields(BaseModel):
-    """The EIP-712 ``Order`` exactly as signed, in on-chain units."""
+class SignedOrderFields(OrderFields):
+    """The EIP-712 ``Order`` exactly as signed, in on-chain units: the oracle's order schema
+    with the platform's tighter bounds; the rules across fields are the platform's checks
+    (:mod:`market.orders`), which name the field."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    maker: str = Field(pattern=ADDRESS, description="The signing wallet (your session's).")
-    side: int = Field(ge=0, le=1, description="0 buy (DSO/TSO), 1 sell (FSP).")
-    direction: int = Field(ge=0, le=1, description="0 up (less consumption), 1 down.")
-    node_id: int = Field(ge=1, le=U32, description="The grid node; a sell: its asset's node.")
-    asset: str = Field(pattern=ADDRESS, description="A sell's asset; a buy: the zero address.")
     slot_start: int = Field(
         ge=0, le=LATEST_SLOT_START, description="First slot, unix s, a multiple of 900."
     )
     slot_count: int = Field(ge=1, le=MAX_SLOTS, description="Consecutive 15-minute slots.")
-    power_w: int = Field(ge=1, le=U32, description="Power, W.")
-    min_power_w: int = Field(
-        ge=0, le=U32, description="Smallest fill, W; all-or-nothing: equal to power_w."
-    )
-    divisible: bool = Field(description="false: all-or-nothing.")
     price_cents_per_mwh: int = Field(
         ge=1, le=MAX_PRICE_CENTS_PER_MWH, description="Limit price, euro cents per MWh."
     )
     nonce: int = Field(ge=0, le=I63, description="Unique per maker.")
     expiry: int = Field(ge=0, le=I63, description="Unix s; at least slot_start.")
-
-    def to_order(self) -> Order:
-        return Order(
-            maker=Address(Web3.to_checksum_address(self.maker)),
-            side=Side(self.side),
-            direction=Direction(self.direction),
-            node_id=self.node_id,
-            asset=Address(Web3.to_checksum_address(self.asset)),
-            slot_start=self.slot_start,
-            slot_count=self.slot_count,
-            power_w=self.power_w,
-            min_power_w=self.min_power_w,
-            divisible=self.divisible,
-            price_cents_per_mwh=self.price_cents_per_mwh,
-            nonce=self.nonce,
-            expiry=self.expiry,
-        )
 
 
 class SignedOrderIn(BaseModel):
@@ -144,11 +116,10 @@ class OrderOut(BaseModel):
 
     @classmethod
     def of(cls, row: MarketOrder, explanation: OrderExplanation | None = None) -> "OrderOut":
-        fields = SignedOrderFields.model_validate(orders.order_of(row).to_dict(), strict=False)
         return cls(
             order_hash=row.id,
             market=row.market,
-            order=fields,
+            order=SignedOrderFields.from_order(orders.order_of(row)),
             signature=row.signature,
             status=row.status,
             filled_kw=row.filled_w / 1000,
@@ -181,7 +152,15 @@ class OrderBookOut(BaseModel):
     levels: list[DepthLevelOut] = Field(description="Bids best first, then asks best first.")
 
 
-@router.post("/orders", status_code=201, summary="Place an EIP-712 signed order")
+@router.post(
+    "/orders",
+    status_code=201,
+    summary="Place an EIP-712 signed order",
+    description="The order is EIP-712 typed data signed with `eth_signTypedData_v4`: its "
+    "domain (name, version, chainId, verifyingContract), the `Order` type with each member's "
+    "Solidity type, unit and body field, and the primary type are published at "
+    "`GET /api/v1/eip712` (schema `Eip712Out`).",
+)
 def place_order(
     body: OrderIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
 ) -> OrderOut:
