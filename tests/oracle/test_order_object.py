@@ -39,10 +39,21 @@ WALLET_TYPE = (
 
 def test_the_eip712_type_and_the_json_names_are_unchanged() -> None:
     assert ORDER_TYPE == WALLET_TYPE
-    snake = (
-        "maker side direction node_id asset slot_start slot_count power_w min_power_w "
-        "divisible price_cents_per_mwh nonce expiry"
-    ).split()
+    snake = [
+        "maker",
+        "side",
+        "direction",
+        "node_id",
+        "asset",
+        "slot_start",
+        "slot_count",
+        "power_w",
+        "min_power_w",
+        "divisible",
+        "price_cents_per_mwh",
+        "nonce",
+        "expiry",
+    ]
     assert list(ORDER_FIELD_NAMES) == snake
     assert list(OrderFields.model_fields) == snake
     assert list(SignedOrderFields.model_fields) == snake
