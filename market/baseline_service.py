@@ -9,6 +9,14 @@ once the gate of its first slot has closed: the FSP cannot change its baseline a
 the market's result. Nominated periods of one asset never overlap, so one slot has at most
 one nominated value.
 
+A nomination is bounded per slot by the asset's prequalified power and its metered peaks,
+and flagged for the DSO when it strays far from the X-of-Y baseline of its meter history
+(the rule is in :mod:`market.baselines.bounds`). The row and the outbox message that locks
+its hash on chain are written in one database transaction (:mod:`market.outbox_rows`): the
+chain never holds a lock for a row that does not exist. A concurrent request that stores the
+same baseline first makes this one a 409, never a 500. :func:`create_baselines` takes up to
+:data:`BATCH_LIMIT` requests at once, all or none, each with the same checks.
+
 At settlement (:func:`settlement_baseline`) the nominated baseline counts only if its stored
 values still hash to the stored hash and that hash was locked on chain strictly before the
 trade's gate closure (``0 < lockedAt < gate closure``, as ``BaselineRegistry.isLockedBefore``
@@ -16,15 +24,25 @@ and the market's gates read "before"). Stored values that no longer match the ha
 tampering: the trade is refused, never settled on another baseline. Without a valid
 nomination the trade settles on the X-of-Y baseline (5 of the 5 previous working days) from
 the asset's meter history, skipping the asset's own activation days.
+
+A nomination the DSO of the asset's area disputed (:mod:`market.baseline_disputes`) is
+not used either: its trades settle on the same X-of-Y baseline, the default method of the
+USEF/NODES baseline rules that both parties can recompute from the meter data. When the
+history is too short for X of Y, the trades are held (skipped with that reason at every run)
+and never settled on the disputed values.
 """
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from eth_utils.address import is_hex_address, to_checksum_address
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from market import outbox_rows
 from market.access import Scope, owned_asset, visible_asset
 from market.baseline_rows import decode_values, encode_values, rows_overlapping
 from market.baselines import (
@@ -37,21 +55,28 @@ from market.baselines import (
     compute_baseline,
     nominated,
 )
+from market.baselines.bounds import check_within, nomination_bounds, outlier_reason
 from market.baselines.days import local_day, zone
 from market.baselines.series import slot_range
 from market.db.models import Asset, AssetStatus, Baseline, MarketTrade, Organisation
-from market.errors import ConflictError, MarketValueError
+from market.errors import ConflictError, FieldError, MarketValueError
 from market.metering import consumes_only, meter_series
 from market.platform import Platform
+from oracle.errors import OracleValueError
 from oracle.types import SLOT_SECONDS
 
 DAY_S = 24 * 3600
 HISTORY_DAYS = 46  # X of Y looks back at most 45 days (MethodParams.max_lookback_days)
 SETTLEMENT_FALLBACK = BaselineMethod.X_OF_Y
+NOMINATED = BaselineMethod.NOMINATED.value
 
 
 class TamperedBaselineError(ConflictError):
     """A stored nominated baseline no longer matches the hash locked on chain."""
+
+
+class DisputedBaselineError(ConflictError):
+    """A disputed nomination's trade cannot settle yet: no X-of-Y baseline replaces it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,48 +89,146 @@ class BaselineRequest:
     market: str = "day-ahead"  # whose gate closure a nomination must beat
 
 
+BATCH_LIMIT = 1_000
+LOCK_KIND = "baseline.lock"
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A period a baseline of the request takes, to find clashes inside one batch."""
+
+    asset_id: str
+    method: str
+    start: int
+    end: int
+
+
 def create_baseline(
     session: Session, platform: Platform, fsp: Organisation, request: BaselineRequest
 ) -> Baseline:
     """Store a nominated (and lock its hash) or a computed baseline of the FSP's own asset."""
+    return create_baselines(session, platform, fsp, [request], batch=False)[0]
+
+
+def create_baselines(
+    session: Session,
+    platform: Platform,
+    fsp: Organisation,
+    requests: Sequence[BaselineRequest],
+    *,
+    batch: bool,
+) -> list[Baseline]:
+    """Check every request, then store all baselines with their lock messages, or none.
+
+    In a batch the first bad request is named ``baselines.<i>.<field>``.
+    """
+    if len(requests) > BATCH_LIMIT:
+        raise MarketValueError(
+            "baselines", f"{len(requests)} baselines; send at most {BATCH_LIMIT}"
+        )
+    outbox_rows.require_shared_database(platform)
+    if any(r.method is BaselineMethod.NOMINATED for r in requests):
+        outbox_rows.check_sender(platform, LOCK_KIND, platform.oracle_address)
+    existing = _existing(session, fsp, requests)
+    claims: list[_Claim] = []
+    rows: list[Baseline] = []
+    for index, request in enumerate(requests):
+        with _prefixed(f"baselines.{index}." if batch else ""):
+            rows.append(_checked_row(session, platform, fsp, request, existing, claims))
+        claims.append(_claim(request))
+    messages = [_lock_row(platform, row) for row in rows if row.method == NOMINATED]
+    _store(session, rows, messages, "baselines.period_start" if batch else "period_start")
+    return rows
+
+
+def _existing(
+    session: Session, fsp: Organisation, requests: Sequence[BaselineRequest]
+) -> list[Baseline]:
+    """The stored baselines that may clash with the requests (one query), and the requests'
+    assets loaded into the session (so that each lookup below needs no query)."""
+    if not requests:
+        return []
+    asset_ids = {r.asset_id for r in requests if is_hex_address(r.asset_id)}
+    checksummed = {to_checksum_address(a) for a in asset_ids}
+    session.exec(select(Asset).where(col(Asset.id).in_(checksummed))).all()
+    start = min(r.period_start for r in requests)
+    end = max(r.period_start + r.slot_count * SLOT_SECONDS for r in requests)
+    return rows_overlapping(session, checksummed, start, end)
+
+
+def _checked_row(
+    session: Session,
+    platform: Platform,
+    fsp: Organisation,
+    request: BaselineRequest,
+    existing: Sequence[Baseline],
+    claims: Sequence[_Claim],
+) -> Baseline:
     asset = owned_asset(session, fsp, request.asset_id, "asset_id")
     if asset.status == AssetStatus.RETIRED:
         raise ConflictError("asset_id", f"asset {asset.id} is retired")
-    _check_unique(session, asset, request)
+    _check_unique(asset, request, existing, claims)
     if request.method is not BaselineMethod.NOMINATED and request.values_wh is not None:
         raise MarketValueError(
             "values_kwh", "only a nominated baseline takes values; the others use meter history"
         )
-    if request.method is BaselineMethod.NOMINATED:
-        values = _nominated_values(session, platform, asset, request)
-    else:
-        values = _computed_values(session, asset, request)
+    if request.method is not BaselineMethod.NOMINATED:
+        return _row(fsp, asset, request, _computed_values(session, asset, request))
+    values = _nominated_values(platform, asset, request, existing, claims)
+    history = _history_before(session, asset, request.period_start)
+    bounds = nomination_bounds(
+        asset.up_w, asset.down_w, history, consumes_only=consumes_only(asset)
+    )
+    try:
+        check_within([values[slot] for slot in sorted(values)], bounds, "values_kwh")
+    except BaselineError as error:
+        raise MarketValueError(error.field, str(error).removeprefix(f"{error.field}: ")) from None
     row = _row(fsp, asset, request, values)
-    if request.method is BaselineMethod.NOMINATED:
-        _publish_lock(platform, row.baseline_hash)
-    session.add(row)
-    session.commit()
-    session.refresh(row)
+    row.flag_reason = _outlier(session, asset, values, history, bounds.prequalified_wh)
+    row.flagged = row.flag_reason is not None
     return row
 
 
-def _check_unique(session: Session, asset: Asset, request: BaselineRequest) -> None:
-    clash = session.exec(
-        select(Baseline)
-        .where(Baseline.asset_id == asset.id)
-        .where(Baseline.period_start == request.period_start)
-        .where(Baseline.method == request.method.value)
-    ).first()
-    if clash is not None:
-        raise ConflictError(
-            "period_start",
-            f"asset {asset.id} already has a {request.method.value} baseline from "
-            f"{request.period_start} (id {clash.id})",
-        )
+def _claim(request: BaselineRequest) -> _Claim:
+    end = request.period_start + request.slot_count * SLOT_SECONDS
+    asset_id = to_checksum_address(request.asset_id)
+    return _Claim(asset_id, request.method.value, request.period_start, end)
+
+
+def _check_unique(
+    asset: Asset,
+    request: BaselineRequest,
+    existing: Sequence[Baseline],
+    claims: Sequence[_Claim],
+) -> None:
+    for row in existing:
+        if (row.asset_id, row.period_start, row.method) == (
+            asset.id,
+            request.period_start,
+            request.method.value,
+        ):
+            raise ConflictError(
+                "period_start",
+                f"asset {asset.id} already has a {request.method.value} baseline from "
+                f"{request.period_start} (id {row.id})",
+            )
+    for claim in claims:
+        if (claim.asset_id, claim.start, claim.method) == (
+            asset.id,
+            request.period_start,
+            request.method.value,
+        ):
+            raise ConflictError(
+                "period_start", "an earlier baseline of this request has the same asset and period"
+            )
 
 
 def _nominated_values(
-    session: Session, platform: Platform, asset: Asset, request: BaselineRequest
+    platform: Platform,
+    asset: Asset,
+    request: BaselineRequest,
+    existing: Sequence[Baseline],
+    claims: Sequence[_Claim],
 ) -> dict[int, int]:
     if request.values_wh is None or len(request.values_wh) != request.slot_count:
         raise MarketValueError(
@@ -119,19 +242,68 @@ def _nominated_values(
             f"the {request.market} gate for this period closed at {gate} (now {now}); "
             "nominate before gate closure, or use a method computed from meter history",
         )
-    end = request.period_start + request.slot_count * SLOT_SECONDS
-    overlapping = rows_overlapping(
-        session, [asset.id], request.period_start, end, BaselineMethod.NOMINATED.value
-    )
-    if overlapping:
-        raise ConflictError(
-            "period_start",
-            f"nominated baseline {overlapping[0].id} of this asset already covers part of "
-            "the period; nominated periods may not overlap",
-        )
+    _check_no_overlap(asset, request, existing, claims)
     values = dict(zip(_slots(request), request.values_wh, strict=True))
     with _as_field("values_kwh"):
         return nominated(values, allow_generation=not consumes_only(asset))
+
+
+def _check_no_overlap(
+    asset: Asset,
+    request: BaselineRequest,
+    existing: Sequence[Baseline],
+    claims: Sequence[_Claim],
+) -> None:
+    start = request.period_start
+    end = start + request.slot_count * SLOT_SECONDS
+    for row in existing:
+        if row.asset_id == asset.id and row.method == NOMINATED and _overlaps(row, start, end):
+            raise ConflictError(
+                "period_start",
+                f"nominated baseline {row.id} of this asset already covers part of "
+                "the period; nominated periods may not overlap",
+            )
+    for claim in claims:
+        same_asset = claim.asset_id == asset.id and claim.method == NOMINATED
+        if same_asset and claim.start < end and start < claim.end:
+            raise ConflictError(
+                "period_start",
+                "an earlier nomination of this request covers part of the period; "
+                "nominated periods may not overlap",
+            )
+
+
+def _overlaps(row: Baseline, start: int, end: int) -> bool:
+    return row.period_start < end and start < row.period_start + row.slot_count * SLOT_SECONDS
+
+
+def _history_before(session: Session, asset: Asset, period_start: int) -> dict[int, int]:
+    """The asset's metered energy in the X-of-Y look-back before ``period_start``."""
+    return meter_series(
+        session, asset.meter_point_id, period_start - HISTORY_DAYS * DAY_S, period_start
+    )
+
+
+def _outlier(
+    session: Session,
+    asset: Asset,
+    values: dict[int, int],
+    history: dict[int, int],
+    prequalified_wh: int,
+) -> str | None:
+    """The flag of a nomination against its X-of-Y reference; None without enough history."""
+    if not history:
+        return None
+    try:
+        reference = compute_baseline(
+            SETTLEMENT_FALLBACK,
+            history,
+            sorted(values),
+            exclude_days=activation_days(session, asset.id),
+        )
+    except BaselineError:
+        return None
+    return outlier_reason(values, reference, prequalified_wh)
 
 
 def _computed_values(session: Session, asset: Asset, request: BaselineRequest) -> dict[int, int]:
@@ -168,14 +340,66 @@ def _row(
     )
 
 
-def _publish_lock(platform: Platform, hash_hex: str) -> None:
-    with platform.chain_lock:
-        platform.oracle.publish(
-            "baseline.lock",
-            {"baseline_hash": hash_hex},
-            sender=platform.oracle_address,
-            key=f"baseline:{hash_hex}",
+def lock_key(baseline_hash_hex: str) -> str:
+    """The outbox key of the message that locks a nominated baseline's hash on chain."""
+    return f"baseline:{baseline_hash_hex}"
+
+
+def _lock_row(platform: Platform, row: Baseline) -> dict[str, Any]:
+    """The lock message, checked as :meth:`OracleService.publish` checks it (the hash is not
+    locked on chain yet)."""
+    with _as_field_of_oracle("values_kwh"):
+        payload = outbox_rows.checked(
+            platform, LOCK_KIND, {"baseline_hash": row.baseline_hash}, platform.oracle_address
         )
+    return outbox_rows.message_row(
+        LOCK_KIND, payload, sender=platform.oracle_address, key=lock_key(row.baseline_hash)
+    )
+
+
+def _store(
+    session: Session, rows: Sequence[Baseline], messages: Sequence[dict[str, Any]], field: str
+) -> None:
+    """Rows and lock messages in one transaction; a concurrent twin makes it a 409.
+
+    The rows are detached after the flush, so that their ids and values stay readable
+    without a query per row once committed.
+    """
+    try:
+        session.add_all(rows)
+        session.flush()
+        outbox_rows.insert_rows(session, messages)
+        for row in rows:
+            session.expunge(row)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ConflictError(
+            field,
+            "a baseline of this asset, period and method was stored meanwhile by another "
+            "request; read it with GET /baselines before nominating again",
+        ) from None
+
+
+@contextmanager
+def _prefixed(prefix: str) -> Iterator[None]:
+    """Re-raise a field error with ``prefix`` before its field (``baselines.3.``)."""
+    if not prefix:
+        yield
+        return
+    try:
+        yield
+    except FieldError as error:
+        raise type(error)(prefix + error.field, error.message) from error
+
+
+@contextmanager
+def _as_field_of_oracle(field: str) -> Iterator[None]:
+    """An outbox check's refusal as a request error naming ``field``."""
+    try:
+        yield
+    except OracleValueError as error:
+        raise ConflictError(field, str(error)) from error
 
 
 @contextmanager
@@ -242,7 +466,26 @@ def settlement_baseline(
     locked = verified_nominated(session, platform, asset, owner, slots, gate_closure)
     if locked is not None:
         return SettlementBaseline(BaselineMethod.NOMINATED, locked)
-    return SettlementBaseline(SETTLEMENT_FALLBACK, history_baseline(session, asset, slots))
+    try:
+        return SettlementBaseline(SETTLEMENT_FALLBACK, history_baseline(session, asset, slots))
+    except MarketValueError as error:
+        disputed = _disputed(session, asset, slots)
+        if disputed is None:
+            raise
+        raise DisputedBaselineError(
+            "baseline",
+            f"nominated baseline {disputed.id} is disputed by the system operator "
+            f"({disputed.dispute_reason}) and the X-of-Y baseline that replaces it cannot be "
+            f"computed ({error.message}); the trade is held until the meter history allows it",
+        ) from error
+
+
+def _disputed(session: Session, asset: Asset, slots: Sequence[int]) -> Baseline | None:
+    """A disputed nomination of the asset covering any of ``slots``, if there is one."""
+    rows = rows_overlapping(
+        session, [asset.id], slots[0], slots[-1] + SLOT_SECONDS, BaselineMethod.NOMINATED.value
+    )
+    return next((row for row in rows if row.disputed_at is not None), None)
 
 
 def verified_nominated(
@@ -265,6 +508,8 @@ def verified_nominated(
         values.update(decode_values(row))
     if not rows or any(slot not in values for slot in slots):
         return None
+    if any(row.disputed_at is not None for row in rows):
+        return None  # disputed by the DSO: settled on X of Y (module docstring)
     for row in rows:
         if not _locked_in_time(platform, row, owner, gate_closure):
             return None
@@ -307,13 +552,17 @@ def history_baseline(session: Session, asset: Asset, slots: Sequence[int]) -> di
 
 
 __all__ = [
+    "BATCH_LIMIT",
     "BaselineRequest",
+    "DisputedBaselineError",
     "SettlementBaseline",
     "TamperedBaselineError",
     "accuracy",
     "activation_days",
     "baselines_of",
     "create_baseline",
+    "create_baselines",
     "history_baseline",
+    "lock_key",
     "settlement_baseline",
 ]

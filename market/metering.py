@@ -15,7 +15,15 @@ index (``readings.3.energy_kwh``) and nothing of the batch is stored. Checks:
   more than three times what the asset would use plus all its flexibility;
 * re-submitting a stored value is a no-op; a different value for a stored slot is a conflict
   (409) unless the batch is an explicit correction with an audit note, and a slot already
-  attested on chain is never corrected here (the trade's parties dispute it on chain).
+  attested on chain is never corrected here (409: the attested numbers are the chain's, the
+  trade's parties dispute them on chain; a platform-side correction would make the database
+  and the chain disagree).
+
+Every correction is kept in :class:`~market.db.models.MeterCorrection` (meter point, slot,
+old and new Wh, note, who, when), in the same transaction as the corrected reading; the
+asset's system operator, its owner and auditors read it (:func:`corrections_of`). Two
+requests storing the same new reading at once: the second gets a 409 naming the reading,
+never a 500 (the unique constraint decides; nothing of its batch is stored).
 """
 
 import logging
@@ -23,21 +31,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from market.access import Scope, asset_node, licence_area, visible_asset
+from market.access import Scope, asset_node, licence_area, may_see_asset
 from market.assets import Technology
 from market.baseline_rows import decode_values, rows_overlapping
 from market.baselines import BaselineMethod
 from market.db.models import (
     Asset,
     MarketTrade,
+    MeterCorrection,
     MeterReading,
     Organisation,
     SettlementRecord,
     utc_now,
 )
-from market.errors import ConflictError, ForbiddenError, MarketValueError, NotFoundError
+from market.errors import ConflictError, MarketValueError, NotFoundError
 from oracle.types import SLOT_SECONDS
 
 MAX_BATCH = 10_000
@@ -45,6 +55,7 @@ PLAUSIBILITY_FACTOR = 3
 # Technologies that never export: a negative reading at their meter point is an error.
 CONSUMPTION_ONLY = frozenset({Technology.HEAT_PUMP.value, Technology.EV_CHARGER.value})
 MAX_READ_RANGE_S = 93 * 24 * 3600  # one query returns at most a quarter of a year
+MAX_CORRECTIONS_LISTED = 10_000
 
 audit_log = logging.getLogger("market.metering.audit")
 
@@ -80,9 +91,29 @@ def submit_readings(
     report = _plan(readings, existing, correcting=correction_note is not None)
     if correction_note is not None:
         _check_not_attested(session, readings, assets, existing)
-    _write(session, submitter, readings, existing, correction_note)
-    session.commit()
+    try:
+        _write(session, submitter, readings, existing, correction_note)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise _concurrent_conflict(session, readings, existing) from None
     return report
+
+
+def _concurrent_conflict(
+    session: Session, readings: Sequence[Reading], existing: dict[tuple[str, int], MeterReading]
+) -> ConflictError:
+    """The 409 for a batch whose new readings another request stored meanwhile."""
+    now_stored = _stored(session, readings)
+    for index, reading in enumerate(readings):
+        key = (reading.meter_point_id, reading.slot_start)
+        if key in now_stored and key not in existing:
+            return ConflictError(
+                f"readings.{index}.slot_start",
+                "this meter point and slot were stored meanwhile by another request; nothing "
+                "of this batch was stored, send it again (identical values count as unchanged)",
+            )
+    return ConflictError("readings", "another request stored readings of this batch meanwhile")
 
 
 def _check_batch(readings: Sequence[Reading], now: int) -> None:
@@ -115,11 +146,17 @@ def _assets_of(session: Session, readings: Sequence[Reading]) -> dict[str, Asset
     assets = {asset.meter_point_id: asset for asset in found}
     for index, reading in enumerate(readings):
         if reading.meter_point_id not in assets:
-            raise NotFoundError(
-                f"readings.{index}.meter_point_id",
-                f"no asset has meter point {reading.meter_point_id!r}",
-            )
+            raise _unknown_meter_point(index, reading)
     return assets
+
+
+def _unknown_meter_point(index: int, reading: Reading) -> NotFoundError:
+    """One answer for a meter point nobody registered and one outside the submitter's area,
+    so that a submission never tells which asset (or node) a meter point belongs to."""
+    return NotFoundError(
+        f"readings.{index}.meter_point_id",
+        f"no meter point {reading.meter_point_id!r} in your licence area",
+    )
 
 
 def _check_licence_area(
@@ -127,13 +164,8 @@ def _check_licence_area(
 ) -> None:
     area = licence_area(session, submitter)
     for index, reading in enumerate(readings):
-        node = asset_node(assets[reading.meter_point_id])
-        if node not in area:
-            raise ForbiddenError(
-                f"readings.{index}.meter_point_id",
-                f"meter point {reading.meter_point_id!r} sits at node {node}, outside your "
-                "licence area",
-            )
+        if asset_node(assets[reading.meter_point_id]) not in area:
+            raise _unknown_meter_point(index, reading)
 
 
 def _check_plausible(
@@ -293,6 +325,17 @@ def _write(
             )
         elif stored.energy_wh != reading.energy_wh:
             _log_correction(submitter, stored, reading.energy_wh, correction_note or "")
+            session.add(
+                MeterCorrection(
+                    meter_point_id=stored.meter_point_id,
+                    slot_start=stored.slot_start,
+                    old_wh=stored.energy_wh,
+                    new_wh=reading.energy_wh,
+                    note=correction_note or "",
+                    corrected_by=submitter.id,
+                    created_at=created_at,
+                )
+            )
             stored.energy_wh = reading.energy_wh
             stored.submitted_by = submitter.id
             session.add(stored)
@@ -325,10 +368,7 @@ def readings_of(
         raise MarketValueError("to", f"{end} must be after from ({start})")
     if end - start > MAX_READ_RANGE_S:
         raise MarketValueError("to", f"the range may span at most {MAX_READ_RANGE_S} s")
-    asset = session.exec(select(Asset).where(Asset.meter_point_id == meter_point_id)).first()
-    if asset is None:
-        raise NotFoundError("meter_point_id", f"no meter point {meter_point_id!r} you may see")
-    visible_asset(session, scope, asset.id, field="meter_point_id")
+    _visible_meter_point(session, scope, meter_point_id)
     return list(
         session.exec(
             select(MeterReading)
@@ -338,6 +378,35 @@ def readings_of(
             .order_by(col(MeterReading.slot_start))
         ).all()
     )
+
+
+def corrections_of(
+    session: Session, scope: Scope, meter_point_id: str, start: int, end: int
+) -> list[MeterCorrection]:
+    """Corrections of one meter point's slots in ``[start, end)``, oldest first, if ``scope``
+    may see its asset (its system operator, its owner, auditors and the market operator)."""
+    if end <= start:
+        raise MarketValueError("to", f"{end} must be after from ({start})")
+    _visible_meter_point(session, scope, meter_point_id)
+    return list(
+        session.exec(
+            select(MeterCorrection)
+            .where(MeterCorrection.meter_point_id == meter_point_id)
+            .where(MeterCorrection.slot_start >= start)
+            .where(MeterCorrection.slot_start < end)
+            .order_by(col(MeterCorrection.id))
+            .limit(MAX_CORRECTIONS_LISTED)
+        ).all()
+    )
+
+
+def _visible_meter_point(session: Session, scope: Scope, meter_point_id: str) -> Asset:
+    """The meter point's asset if ``scope`` may see it; otherwise the same 404 as for a meter
+    point nobody registered (never the asset's id, owner or node)."""
+    asset = session.exec(select(Asset).where(Asset.meter_point_id == meter_point_id)).first()
+    if asset is None or not may_see_asset(session, scope, asset):
+        raise NotFoundError("meter_point_id", f"no meter point {meter_point_id!r} you may see")
+    return asset
 
 
 def meter_series(session: Session, meter_point_id: str, start: int, end: int) -> dict[int, int]:

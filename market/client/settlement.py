@@ -30,6 +30,42 @@ class SettlementCalls(ClientBase):
         baseline: dict[str, Any] = self.post("/baselines", body)
         return baseline
 
+    def nominate_baselines(
+        self,
+        nominations: Sequence[tuple[str, int, Sequence[float]]],
+        *,
+        market: str = "day-ahead",
+    ) -> list[dict[str, Any]]:
+        """Nominate many baselines in one request (``POST /baselines/batch``, at most 1,000),
+        all or none: each item is ``(asset_id, period_start, values_kwh)``."""
+        body = {
+            "baselines": [
+                {
+                    "asset_id": asset_id,
+                    "method": "nominated",
+                    "period_start": period_start,
+                    "slot_count": len(values_kwh),
+                    "values_kwh": list(values_kwh),
+                    "market": market,
+                }
+                for asset_id, period_start, values_kwh in nominations
+            ]
+        }
+        created: list[dict[str, Any]] = self.post("/baselines/batch", body)
+        return created
+
+    def dispute_baseline(self, baseline_id: int, reason: str) -> dict[str, Any]:
+        """DSO/TSO: dispute a nomination of an asset in its area (settled on X of Y then)."""
+        disputed: dict[str, Any] = self.post(
+            f"/baselines/{baseline_id}/dispute", {"reason": reason}
+        )
+        return disputed
+
+    def flagged_baselines(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The flagged baselines of assets you own or operate (all for auditors)."""
+        found: list[dict[str, Any]] = self.get("/baselines", {"flagged": "true", "limit": limit})
+        return found
+
     def compute_baseline(
         self, asset_id: str, method: str, period_start: int, slot_count: int
     ) -> dict[str, Any]:
@@ -69,6 +105,16 @@ class SettlementCalls(ClientBase):
     def meter_readings(self, meter_point_id: str, start: int, end: int) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.get(
             "/meter-readings", {"meter_point_id": meter_point_id, "from": start, "to": end}
+        )
+        return found
+
+    def meter_corrections(
+        self, meter_point_id: str, start: int = 0, end: int = 2**40
+    ) -> list[dict[str, Any]]:
+        """The audit trail of a meter point's corrections in ``[start, end)``."""
+        found: list[dict[str, Any]] = self.get(
+            "/meter-readings/corrections",
+            {"meter_point_id": meter_point_id, "from": start, "to": end},
         )
         return found
 

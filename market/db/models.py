@@ -117,6 +117,15 @@ class Baseline(SQLModel, table=True):
     baseline_hash: str = Field(max_length=66, index=True)
     locked: bool = False  # its hash confirmed on chain
     created_at: datetime = _created()
+    # Outside what the meter history suggests (market.baselines.bounds): for the DSO to see.
+    flagged: bool = Field(default=False, index=True)
+    flag_reason: str | None = Field(default=None, max_length=500)
+    # Disputed by the system operator of the asset's area: settlement does not use it.
+    disputed_by: str | None = Field(default=None, max_length=36)
+    dispute_reason: str | None = Field(default=None, max_length=1000)
+    disputed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class OrderStatus(StrEnum):
@@ -258,6 +267,22 @@ class MeterReading(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class MeterCorrection(SQLModel, table=True):
+    """A stored meter reading replaced by its system operator (``correct=true``): the audit
+    trail of every correction, old and new value, who and why."""
+
+    __tablename__ = "market_meter_correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meter_point_id: str = Field(index=True, max_length=34)
+    slot_start: int = Field(index=True, sa_type=BigInteger)
+    old_wh: int = Field(sa_type=BigInteger)
+    new_wh: int = Field(sa_type=BigInteger)
+    note: str = Field(max_length=1000)
+    corrected_by: str = Field(foreign_key="market_organisation.id", max_length=36)
+    created_at: datetime = _created()
+
+
 class SettlementStatus(StrEnum):
     ATTESTING = "attesting"  # attestation in the outbox
     ATTESTED = "attested"  # settled on chain, dispute window open
@@ -293,6 +318,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     Activation,
     Webhook,
     MeterReading,
+    MeterCorrection,
     SettlementRecord,
 )
 
@@ -328,48 +354,3 @@ class SchedulerJob(SQLModel, table=True):
 
 
 TABLES = (*TABLES, SchedulerJob)
-
-
-class RevokedSession(SQLModel, table=True):
-    """A session token refused before it expires (logout), kept until it would expire."""
-
-    __tablename__ = "market_revoked_session"
-
-    token_id: str = Field(primary_key=True, max_length=32)  # the token's random id, hex
-    address: str = Field(max_length=42)
-    expires_at: int = Field(sa_type=BigInteger)  # unix s; afterwards the row may go
-    revoked_at: datetime = _created()
-
-
-class SessionCutoff(SQLModel, table=True):
-    """Every session of ``address`` issued at or before ``not_before`` is refused: how the
-    market operator (or the wallet itself) revokes all sessions of a wallet at once."""
-
-    __tablename__ = "market_session_cutoff"
-
-    address: str = Field(primary_key=True, max_length=42)
-    not_before: int = Field(sa_type=BigInteger)  # unix s
-    revoked_by: str = Field(max_length=42)
-    updated_at: datetime = _created()
-
-
-TABLES = (*TABLES, RevokedSession, SessionCutoff)
-
-
-class ChainFlag(SQLModel, table=True):
-    """A chain event the platform did not apply because it disagrees with the platform's
-    records (market.sync): for the market operator and auditors to look into."""
-
-    __tablename__ = "market_chain_flag"
-
-    id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(unique=True)  # the indexed_event row; flagged at most once
-    event: str = Field(index=True, max_length=64)
-    args: str  # the event's arguments as JSON
-    tx_hash: str = Field(max_length=66)
-    block_number: int = Field(sa_type=BigInteger)
-    reason: str = Field(max_length=500)
-    created_at: datetime = _created()
-
-
-TABLES = (*TABLES, ChainFlag)

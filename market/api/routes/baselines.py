@@ -3,16 +3,17 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from market import baseline_service
+from market import baseline_disputes, baseline_service
 from market.api.deps import ParticipantDep, PlatformDep, SessionDep
 from market.api.routes.scoping import reader_scope
 from market.baseline_rows import MAX_PERIOD_SLOTS, decode_values
-from market.baseline_service import BaselineRequest
+from market.baseline_service import BATCH_LIMIT, BaselineRequest
 from market.baselines import AccuracyReport, BaselineMethod
 from market.db.models import Baseline
+from market.errors import MarketValueError
 from oracle.types import Role
 
 router = APIRouter(prefix="/baselines", tags=["baselines"])
@@ -47,6 +48,35 @@ class BaselineIn(BaseModel):
         description="The market whose gate closure a nomination must beat.",
     )
 
+    def request(self) -> BaselineRequest:
+        values = None if self.values_kwh is None else [round(v * 1000) for v in self.values_kwh]
+        return BaselineRequest(
+            asset_id=self.asset_id,
+            method=self.method,
+            period_start=self.period_start,
+            slot_count=self.slot_count,
+            values_wh=values,
+            market=self.market,
+        )
+
+
+class BaselineBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    baselines: list[BaselineIn] = Field(
+        min_length=1,
+        max_length=BATCH_LIMIT,
+        description="Each checked as POST /baselines checks it; all are stored or none.",
+    )
+
+
+class DisputeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=3, max_length=1000, description="Why the nomination is implausible."
+    )
+
 
 class BaselineOut(BaseModel):
     id: int
@@ -59,6 +89,11 @@ class BaselineOut(BaseModel):
     baseline_hash: str
     locked: bool = Field(description="The hash is locked on chain (nominated only).")
     created_at: datetime
+    flagged: bool = Field(description="Far from the X-of-Y baseline of the meter history.")
+    flag_reason: str | None
+    disputed: bool = Field(description="Disputed by the DSO: settlement uses X of Y instead.")
+    dispute_reason: str | None
+    disputed_by: str | None = Field(description="The disputing system operator's id.")
 
     @classmethod
     def of(cls, row: Baseline) -> "BaselineOut":
@@ -75,6 +110,11 @@ class BaselineOut(BaseModel):
             baseline_hash=row.baseline_hash,
             locked=row.locked,
             created_at=row.created_at,
+            flagged=row.flagged,
+            flag_reason=row.flag_reason,
+            disputed=row.disputed_at is not None,
+            dispute_reason=row.dispute_reason,
+            disputed_by=row.disputed_by,
         )
 
 
@@ -105,25 +145,64 @@ def create_baseline(
     body: BaselineIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
 ) -> BaselineOut:
     fsp = participant.require(Role.FSP)
-    request = BaselineRequest(
-        asset_id=body.asset_id,
-        method=body.method,
-        period_start=body.period_start,
-        slot_count=body.slot_count,
-        values_wh=None if body.values_kwh is None else [round(v * 1000) for v in body.values_kwh],
-        market=body.market,
-    )
-    return BaselineOut.of(baseline_service.create_baseline(session, platform, fsp, request))
+    return BaselineOut.of(baseline_service.create_baseline(session, platform, fsp, body.request()))
 
 
-@router.get("", summary="Baselines of one asset (owner, its system operator, auditors)")
+@router.post(
+    "/batch",
+    status_code=201,
+    summary=f"FSP: up to {BATCH_LIMIT} baselines of its assets in one request, all or none",
+)
+def create_baselines(
+    body: BaselineBatchIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
+) -> list[BaselineOut]:
+    fsp = participant.require(Role.FSP)
+    requests = [item.request() for item in body.baselines]
+    rows = baseline_service.create_baselines(session, platform, fsp, requests, batch=True)
+    return [BaselineOut.of(row) for row in rows]
+
+
+@router.get(
+    "",
+    summary="Baselines of one asset, or the flagged ones you may see (owner, its system "
+    "operator, auditors)",
+)
 def list_baselines(
     participant: ParticipantDep,
     session: SessionDep,
-    asset: Annotated[str, Query(pattern=ASSET_ID, description="The asset's address.")],
+    asset: Annotated[
+        str | None, Query(pattern=ASSET_ID, description="The asset's address.")
+    ] = None,
+    flagged: Annotated[
+        bool | None, Query(description="Only flagged (true) or unflagged (false) baselines.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=baseline_disputes.MAX_LISTED)] = 100,
 ) -> list[BaselineOut]:
-    rows = baseline_service.baselines_of(session, reader_scope(participant), asset)
+    scope = reader_scope(participant)
+    if asset is None:
+        if flagged is not True:
+            raise MarketValueError("asset", "name an asset, or ask for flagged=true")
+        rows = baseline_disputes.flagged_baselines(session, scope, limit)
+    else:
+        rows = baseline_service.baselines_of(session, scope, asset)
+        if flagged is not None:
+            rows = [row for row in rows if row.flagged is flagged]
     return [BaselineOut.of(row) for row in rows]
+
+
+@router.post(
+    "/{baseline_id}/dispute",
+    summary="DSO/TSO of the asset's area: dispute a nomination before its trades are attested",
+)
+def dispute_baseline(
+    body: DisputeIn,
+    participant: ParticipantDep,
+    session: SessionDep,
+    baseline_id: Annotated[int, Path(ge=1, le=2**62)],
+) -> BaselineOut:
+    operator = participant.require(Role.DSO, Role.TSO)
+    row = baseline_disputes.dispute_baseline(session, operator, baseline_id, body.reason)
+    return BaselineOut.of(row)
 
 
 @router.get("/accuracy", summary="Each computable method's MAE and bias on the asset's history")

@@ -1,5 +1,6 @@
 """Metered energy per meter point and slot: submitted by system operators, read by role."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -8,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from market import metering
 from market.api.deps import ParticipantDep, PlatformDep, SessionDep
 from market.api.routes.scoping import reader_scope
-from market.db.models import MeterReading
+from market.db.models import MeterCorrection, MeterReading
 from market.errors import MarketValueError
 from market.metering import MAX_BATCH, Reading
 from oracle.types import Role
@@ -100,3 +101,46 @@ def list_readings(
 ) -> list[ReadingOut]:
     rows = metering.readings_of(session, reader_scope(participant), meter_point_id, start, end)
     return [ReadingOut.of(row) for row in rows]
+
+
+class CorrectionOut(BaseModel):
+    meter_point_id: str
+    slot_start: int = Field(description="unix s (UTC)")
+    old_kwh: float
+    new_kwh: float
+    note: str
+    corrected_by: str = Field(description="The correcting system operator's id.")
+    corrected_at: datetime
+
+    @classmethod
+    def of(cls, row: MeterCorrection) -> "CorrectionOut":
+        assert row.created_at is not None
+        return cls(
+            meter_point_id=row.meter_point_id,
+            slot_start=row.slot_start,
+            old_kwh=row.old_wh / 1000,
+            new_kwh=row.new_wh / 1000,
+            note=row.note,
+            corrected_by=row.corrected_by,
+            corrected_at=row.created_at,
+        )
+
+
+@router.get(
+    "/corrections",
+    summary="The audit trail of one meter point's corrections (owner, its system operator, "
+    "auditors)",
+)
+def list_corrections(
+    participant: ParticipantDep,
+    session: SessionDep,
+    meter_point_id: Annotated[str, Query(min_length=1, max_length=34)],
+    start: Annotated[
+        int, Query(alias="from", ge=0, le=2**40, description="slot start, unix s, inclusive")
+    ] = 0,
+    end: Annotated[
+        int, Query(alias="to", ge=0, le=2**40, description="slot start, unix s, exclusive")
+    ] = 2**40,
+) -> list[CorrectionOut]:
+    rows = metering.corrections_of(session, reader_scope(participant), meter_point_id, start, end)
+    return [CorrectionOut.of(row) for row in rows]

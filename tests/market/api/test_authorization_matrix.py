@@ -201,6 +201,16 @@ def _baseline(scene: Scene, caller: Actor) -> Any:
     return _nomination(scene.ids["asset"], scene.ids["order_slot"] + SLOTS * SLOT_SECONDS)
 
 
+def _baseline_batch(scene: Scene, caller: Actor) -> Any:
+    """One nomination after the single one's period, in the batch's shape."""
+    period = scene.ids["order_slot"] + 2 * SLOTS * SLOT_SECONDS
+    return {"baselines": [_nomination(scene.ids["asset"], period)]}
+
+
+def _dispute(scene: Scene, caller: Actor) -> Any:
+    return {"reason": "far above what the battery ever drew"}
+
+
 def _readings(scene: Scene, caller: Actor) -> Any:
     """The reading the dso stored already: its allowed call stores nothing new."""
     reading = {"meter_point_id": scene.ids["meter_point"], "slot_start": scene.ids["metered_slot"]}
@@ -288,6 +298,21 @@ ROWS = (
     Row("POST", "/baselines", FSP_OWN_WRITE, _baseline, fields={"other_fsp": "asset_id"}),
     Row("GET", "/baselines", FSP_ASSET_READ, params={"asset": "{asset}"}),
     Row(
+        "POST",
+        "/baselines/batch",
+        FSP_OWN_WRITE,
+        _baseline_batch,
+        fields={"other_fsp": "baselines.0.asset_id"},
+    ),
+    Row("GET", "/baselines", PARTICIPANTS, params={"flagged": "true"}),
+    Row(
+        "POST",
+        "/baselines/{baseline}/dispute",
+        expect(403, dso=200, other_dso=404, tso=404),
+        _dispute,
+        fields=dict.fromkeys(OUTSIDE_THE_AREA, "baseline_id"),
+    ),
+    Row(
         "GET",
         "/baselines/accuracy",
         expect(422, visitor=403, other_fsp=404, other_dso=404, tso=404),  # 422: no history
@@ -305,6 +330,12 @@ ROWS = (
         "/meter-readings",
         FSP_ASSET_READ,
         params={"meter_point_id": "{meter_point}", "from": "{metered_slot}", "to": "{slot}"},
+    ),
+    Row(
+        "GET",
+        "/meter-readings/corrections",
+        FSP_ASSET_READ,
+        params={"meter_point_id": "{meter_point}"},
     ),
     # markets and orders
     Row("GET", "/markets", PUBLIC),
@@ -405,6 +436,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         _name_the_battery(scene)
         _trade_and_activate(scene)
         _record_the_rest(scene)
+        _nominate_to_dispute(scene)
         yield scene
     finally:
         world.close()
@@ -483,6 +515,15 @@ def _record_the_rest(scene: Scene) -> None:
     registered = cast.post(pending, "/organisations", body)
     assert registered.status_code == 201, registered.text
     scene.ids.update(webhook=hook.json()["id"], pending_org=registered.json()["id"])
+
+
+def _nominate_to_dispute(scene: Scene) -> None:
+    """A nomination of the fsp's battery for the dso to dispute (after the batch's)."""
+    period = scene.ids["order_slot"] + 3 * SLOTS * SLOT_SECONDS
+    cast = scene.cast
+    nominated = cast.post(cast.alpha, "/baselines", _nomination(scene.ids["asset"], period))
+    assert nominated.status_code == 201, nominated.text
+    scene.ids.update(baseline=nominated.json()["id"])
 
 
 # -- calling a row -----------------------------------------------------------------------------

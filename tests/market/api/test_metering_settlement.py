@@ -125,10 +125,14 @@ def history(asset: Asset, start: int) -> list[dict[str, Any]]:
 def day(world: PlatformWorld) -> Day:
     market = open_market(world, "Settle")
     names = ["usef", "under", "over", "fallback", "tampered", "shared", "missing"]
-    plans = [(Technology.OTHER, 2000.0), *[(Technology.HEAT_PUMP, 50.0)] * 6]
+    # A nomination is bounded by prequalified power plus the metered peak: 150 kW heat pumps
+    # nominate 30 kWh per slot (120 kW); the 10 MW USEF site (2 MW flexible) has metered
+    # 10 MW the day before.
+    plans = [(Technology.OTHER, 2000.0), *[(Technology.HEAT_PUMP, 150.0)] * 6]
     assets = dict(zip(names, add_assets(market, plans), strict=True))
     start = slot_after(world, 3 * HOUR)
-    response = post_readings(world, market.dso, history(assets["fallback"], start))
+    site_load = readings(assets["usef"], start - 24 * HOUR, [2500.0] * 4)
+    response = post_readings(world, market.dso, history(assets["fallback"], start) + site_load)
     assert response.status_code == 200, response.text
 
     nominate(world, market, assets["usef"], start, [2500.0] * 4)  # 10 MW for an hour
@@ -305,12 +309,24 @@ def _count(world: PlatformWorld, model: type[MeterReading] | type[OutboxMessage]
         return session.exec(select(func.count()).select_from(model)).one()
 
 
-def test_metering_outside_the_licence_area_is_forbidden(world: PlatformWorld, day: Day) -> None:
+def test_metering_outside_the_licence_area_reads_as_unknown(world: PlatformWorld, day: Day) -> None:
+    """Outside its area a DSO learns nothing about a meter point: not its asset, owner or
+    node, not even that it exists (the same 404 as for an unregistered one)."""
     before = _count(world, MeterReading)
-    batch = readings(day.assets["missing"], day.start, [20.0] * 4)
+    asset = day.assets["missing"]
+    batch = readings(asset, day.start, [20.0] * 4)
     response = post_readings(world, day.other_dso, batch)
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert response.json()["detail"][0]["loc"] == ["body", "readings", "0", "meter_point_id"]
+    unknown = post_readings(world, day.other_dso, readings(asset, day.start, [20.0] * 4))
+    unknown_batch = [{**reading, "meter_point_id": "999999999999999999"} for reading in batch]
+    unknown = post_readings(world, day.other_dso, unknown_batch)
+    message, unknown_message = (
+        r.json()["detail"][0]["msg"].replace(m, "<m>")
+        for r, m in ((response, asset.meter_point_id), (unknown, "999999999999999999"))
+    )
+    assert unknown.status_code == 404 and message == unknown_message
+    assert asset.id not in response.text and str(asset.node_id) not in message
     assert _count(world, MeterReading) == before
 
 
@@ -327,7 +343,7 @@ def _loc(response: Any) -> str:
     ("index", "change", "field", "status"),
     [
         (3, {"energy_kwh": -1.5}, "readings.3.energy_kwh", 422),  # a heat pump exporting
-        (2, {"energy_kwh": 5_000.0}, "readings.2.energy_kwh", 422),  # > 3 x (30 + 12.5) kWh
+        (2, {"energy_kwh": 5_000.0}, "readings.2.energy_kwh", 422),  # > 3 x (30 + 37.5) kWh
         (1, {"slot_start": 1}, "readings.1.slot_start", 422),  # not a slot start
         (3, {"energy_kwh": 1e6}, "readings.3.energy_kwh", 422),  # beyond the schema's bound
         (0, {"meter_point_id": "999999999999999999"}, "readings.0.meter_point_id", 404),
