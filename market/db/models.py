@@ -354,3 +354,48 @@ class SchedulerJob(SQLModel, table=True):
 
 
 TABLES = (*TABLES, SchedulerJob)
+
+
+class RevokedSession(SQLModel, table=True):
+    """A session token refused before it expires (logout), kept until it would expire."""
+
+    __tablename__ = "market_revoked_session"
+
+    token_id: str = Field(primary_key=True, max_length=32)  # the token's random id, hex
+    address: str = Field(max_length=42)
+    expires_at: int = Field(sa_type=BigInteger)  # unix s; afterwards the row may go
+    revoked_at: datetime = _created()
+
+
+class SessionCutoff(SQLModel, table=True):
+    """Every session of ``address`` issued at or before ``not_before`` is refused: how the
+    market operator (or the wallet itself) revokes all sessions of a wallet at once."""
+
+    __tablename__ = "market_session_cutoff"
+
+    address: str = Field(primary_key=True, max_length=42)
+    not_before: int = Field(sa_type=BigInteger)  # unix s
+    revoked_by: str = Field(max_length=42)
+    updated_at: datetime = _created()
+
+
+TABLES = (*TABLES, RevokedSession, SessionCutoff)
+
+
+class ChainFlag(SQLModel, table=True):
+    """A chain event the platform did not apply because it disagrees with the platform's
+    records (market.sync): for the market operator and auditors to look into."""
+
+    __tablename__ = "market_chain_flag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(unique=True)  # the indexed_event row; flagged at most once
+    event: str = Field(index=True, max_length=64)
+    args: str  # the event's arguments as JSON
+    tx_hash: str = Field(max_length=66)
+    block_number: int = Field(sa_type=BigInteger)
+    reason: str = Field(max_length=500)
+    created_at: datetime = _created()
+
+
+TABLES = (*TABLES, ChainFlag)
