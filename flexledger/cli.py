@@ -7,14 +7,18 @@ Failures exit non-zero with a message a user can act on; the audit exits 0 when 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flexledger.errors import FlexledgerError
 from flexledger.settings import get_settings
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 app = typer.Typer(help="flexledger: a blockchain-backed local flexibility marketplace.")
 chain_app = typer.Typer(help="Deploy and inspect the contracts on a chain.")
@@ -29,26 +33,61 @@ errors = Console(stderr=True)
 
 
 def _fail(error: Exception, code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {error}")
+    errors.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)  # one line
     return typer.Exit(code)
+
+
+FUNDER_KEYSTORE_HELP = (
+    "V3 keystore of a funded account (unlocked with FLEXLEDGER_KEYSTORE_PASSWORD) that first "
+    "sends the market operator and the oracle their gas money; or set FLEXLEDGER_FUNDER_KEY."
+)
+FunderKeystore = Annotated[
+    Path | None, typer.Option(exists=True, dir_okay=False, help=FUNDER_KEYSTORE_HELP)
+]
+
+
+def _funder(keystore_path: Path | None) -> "LocalAccount | None":
+    from flexledger import wiring
+
+    try:
+        return wiring.funder_account(get_settings(), keystore_path)
+    except FlexledgerError as error:
+        raise _fail(error, code=2) from None
+
+
+def _fail_deploy(error: FlexledgerError) -> typer.Exit:
+    """Exit 2 (cannot run) when an account lacks gas money, 1 otherwise."""
+    from oracle.deploy import InsufficientFundsError
+
+    return _fail(error, code=2 if isinstance(error, InsufficientFundsError) else 1)
 
 
 @chain_app.command("deploy")
 def chain_deploy(
     force: Annotated[bool, typer.Option(help="Deploy again even if a manifest exists.")] = False,
+    funder_keystore: FunderKeystore = None,
 ) -> None:
     """Deploy the six contracts and write the deployment manifest."""
     from flexledger import wiring
+    from oracle.deploy import ether
 
     settings = get_settings()
+    funder = _funder(funder_keystore)
     try:
-        manifest = wiring.deploy(settings, force=force)
+        deployment = wiring.deploy(settings, force=force, funder=funder)
     except FlexledgerError as error:
-        raise _fail(error) from None
-    table = Table("contract", "address", "block")
-    for name, deployed in manifest.contracts.items():
-        table.add_row(name, deployed.address, str(deployed.deploy_block))
+        raise _fail_deploy(error) from None
+    manifest = deployment.manifest
+    table = Table("contract", "address", "block", "holds", title=f"chain {manifest.chain_id}")
+    blocks = {name: str(c.deploy_block) for name, c in manifest.contracts.items()}
+    for name, address, what in manifest.describe():
+        table.add_row(name, address, blocks.get(name, ""), what)
     console.print(table)
+    accounts = Table("account", "address", "balance", "funded now")
+    for what, address, balance in deployment.accounts:
+        sent = deployment.funded.get(address)
+        accounts.add_row(what, address, ether(balance), ether(sent) if sent else "")
+    console.print(accounts)
     console.print(f"manifest written to {settings.resolved_manifest_path}")
 
 
@@ -173,14 +212,23 @@ def demo(
 @app.command("scenario")
 def scenario(
     fresh: Annotated[bool, typer.Option(help="Start from an empty embedded chain.")] = False,
+    funder_keystore: FunderKeystore = None,
 ) -> None:
-    """Run the end-to-end chain scenario: deploy, register, trade, settle, audit."""
+    """Run the end-to-end chain scenario: deploy, register, trade, settle, audit.
+
+    On a JSON-RPC dev node (Hardhat, FLEXLEDGER_CHAIN=rpc) the funder pays every
+    participant's gas money and the node's evm_increaseTime moves the clock.
+    """
     from flexledger import scenario as scenario_module
 
+    funder = _funder(funder_keystore)
+    funder_key = None if funder is None else bytes(funder.key)
     try:
-        result = scenario_module.run(get_settings(), fresh=fresh, console=console)
+        result = scenario_module.run(
+            get_settings(), fresh=fresh, console=console, funder_key=funder_key
+        )
     except FlexledgerError as error:
-        raise _fail(error) from None
+        raise _fail_deploy(error) from None
     raise typer.Exit(0 if result.audit_clean else 1)
 
 

@@ -64,5 +64,8 @@ def controls_for(connection: ChainConnection, funder_key: bytes | None = None) -
     if connection.embedded is not None:
         return EmbeddedControls(connection)
     if funder_key is None:
-        raise ChainError("a JSON-RPC dev node needs a funded key for development controls")
+        raise ChainError(
+            "a JSON-RPC dev node needs a funded key for development controls: pass "
+            "--funder-keystore PATH or set FLEXLEDGER_FUNDER_KEY"
+        )
     return DevNodeControls(connection, funder_key)

@@ -21,7 +21,7 @@ from flexledger.scenario_market import MarketDay
 from flexledger.settings import ChainKind, Settings
 from oracle.audit import Auditor, AuditReport
 from oracle.chain import ChainConnection, connect
-from oracle.deploy import deploy_suite
+from oracle.deploy import balance_wei, deploy_suite
 from oracle.identity import Keystore, Signer
 
 ETHER = 10**18
@@ -81,7 +81,7 @@ def _participants(
         keystore, settings.keystore_password, connection.chain_id, SCENARIO_PARTICIPANTS
     )
     for signer in signers.values():
-        if connection.w3.eth.get_balance(signer.address) < ETHER:
+        if balance_wei(connection, signer.address) < ETHER:
             controls.fund(signer.address, 10 * ETHER)
     console.print(f"[green]opened[/] {len(signers)} participant keystores in {keystore.directory}")
     return signers

@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flexledger.errors import SettingsError
@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         default=DEVELOPMENT_SESSION_SECRET, min_length=32, description="HMAC key of sessions."
     )
     pricing: str = Field(default="pay_as_bid", pattern=r"^(pay_as_bid|pay_as_clear)$")
+    funder_key: SecretStr | None = Field(
+        default=None, description="Hex private key that pays the deployer's and oracle's gas."
+    )
+    fund_wei: int = Field(
+        default=10**18, ge=0, description="A funder tops the operator and the oracle up to this."
+    )
     scheduler: bool = Field(
         default=True, description="on: `serve` clears at gate closure, settles and finalises."
     )

@@ -1,9 +1,13 @@
 """Builds the oracle's parts from the settings; the CLI's commands are thin calls here."""
 
+import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
 from flexledger.errors import SettingsError
@@ -13,7 +17,7 @@ from oracle.audit import Auditor, AuditReport
 from oracle.bindings import ContractSuite
 from oracle.chain import ChainConnection, connect, connect_rpc
 from oracle.db import make_engine
-from oracle.deploy import deploy_suite
+from oracle.deploy import balance_wei, deploy_suite, deployment_cost_wei, fund_accounts
 from oracle.errors import AuditError, OracleError
 from oracle.identity import Keystore
 from oracle.manifest import Manifest
@@ -22,6 +26,8 @@ from oracle.outbox.store import OutboxStore
 from oracle.payloads import builtin_registry
 from oracle.service import OracleService
 from oracle.signers import AccountBook
+from oracle.types import Address
+from oracle.views import CachedChainView
 
 if TYPE_CHECKING:
     from market.platform import Platform
@@ -44,35 +50,88 @@ def oracle_service(
     settings: Settings, connection: ChainConnection, manifest: Manifest, signers: AccountBook
 ) -> OracleService:
     manifest.check_chain(connection.chain_id)
-    return OracleService(
+    service = OracleService(
         connection=connection,
         suite=ContractSuite(connection.w3, manifest),
         engine=make_engine(settings.resolved_database_url),
         signers=signers,
         policy=dispatch_policy(settings),
     )
+    # Each cache miss is an eth_call that waits for the chain (50 ms on py-evm, behind any
+    # block being mined): with a short TTL, 64 makers' role and owner answers expire every
+    # few seconds and the misses alone saturate the chain. The sync flushes the cache on
+    # every role grant or revocation it applies, and the contracts check roles again.
+    service.view = CachedChainView(service.suite, ttl_s=settings.view_cache_ttl_s)
+    return service
 
 
 def keystore(settings: Settings) -> Keystore:
     return Keystore(settings.keystore_dir, scrypt_n=settings.keystore_scrypt_n)
 
 
-def deploy(settings: Settings, *, force: bool) -> Manifest:
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    manifest: Manifest
+    accounts: list[tuple[str, Address, int]]  # (what it is, address, balance in wei)
+    funded: dict[Address, int]  # wei the funder sent
+
+
+def deploy(settings: Settings, *, force: bool, funder: LocalAccount | None = None) -> Deployment:
+    """Deploy the suite with the market operator's key; a funder first tops the operator
+    and the oracle up (the deployment's cost plus ``fund_wei``, and ``fund_wei``)."""
     path = settings.resolved_manifest_path
     if path.exists() and not force:
         raise SettingsError(f"{path} exists; pass --force to deploy a new set of contracts")
     with connect(settings) as connection:
-        operator = open_participants(
+        signers = open_participants(
             keystore(settings),
             settings.keystore_password,
             connection.chain_id,
-            SCENARIO_PARTICIPANTS[:1],
-        )["market-operator"]
-        if connection.embedded is not None and connection.w3.eth.get_balance(operator.address) == 0:
+            SCENARIO_PARTICIPANTS[:2],
+        )
+        operator, oracle = signers["market-operator"], signers["oracle"]
+        if connection.embedded is not None and balance_wei(connection, operator.address) == 0:
             connection.dev_chain.fund(operator.address, 10 * 10**18)
+        funded: dict[Address, int] = {}
+        if funder is not None:
+            targets = {
+                operator.address: deployment_cost_wei(connection) + settings.fund_wei,
+                oracle.address: settings.fund_wei,
+            }
+            funded = fund_accounts(connection, funder, targets)
         manifest = deploy_suite(connection, operator.account)
+        accounts = [
+            ("market operator (deployer, trust anchor)", operator.address),
+            ("oracle (ORACLE role from the platform's start: commits, attests)", oracle.address),
+        ]
+        if funder is not None:
+            accounts.append(("funder (paid the gas money)", Address(funder.address)))
+        balances = [(what, a, balance_wei(connection, a)) for what, a in accounts]
     manifest.write(path)
-    return manifest
+    return Deployment(manifest, balances, funded)
+
+
+def funder_account(settings: Settings, keystore_path: Path | None) -> LocalAccount | None:
+    """The funder: a V3 keystore file (unlocked with FLEXLEDGER_KEYSTORE_PASSWORD) or
+    FLEXLEDGER_FUNDER_KEY; None without either."""
+    if keystore_path is not None:
+        try:
+            encrypted = json.loads(keystore_path.read_text(encoding="utf-8"))
+            key = Account.decrypt(encrypted, settings.keystore_password)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SettingsError(
+                f"--funder-keystore {keystore_path}: cannot open it with "
+                f"FLEXLEDGER_KEYSTORE_PASSWORD ({type(error).__name__})"
+            ) from None
+        account: LocalAccount = Account.from_key(key)
+        return account
+    if settings.funder_key is None:
+        return None
+    try:
+        account = Account.from_key(settings.funder_key.get_secret_value())
+    except (ValueError, TypeError):
+        raise SettingsError("FLEXLEDGER_FUNDER_KEY is not a 32-byte hex private key") from None
+    return account
 
 
 def chain_info(settings: Settings) -> dict[str, Any]:

@@ -14,6 +14,16 @@ from oracle.types import Address, BlockNumber, ChainId
 
 MANIFEST_VERSION = 1
 
+# What each contract of the suite holds, for printouts (``flexledger chain deploy``).
+CONTRACT_ROLES: dict[str, str] = {
+    "DIDRegistry": "did:ethr identities (ERC-1056): DID owners and attributes",
+    "RoleRegistry": "role grants (DSO, TSO, FSP, ORACLE, AUDITOR) and credential hashes",
+    "GridRegistry": "grid nodes and assets (owner, node, prequalified capacity)",
+    "FlexMarket": "orders and trades; the verifyingContract of signed orders (EIP-712)",
+    "FlexSettlement": "attestations and settlements (payment, penalty, disputes)",
+    "BaselineRegistry": "locked hashes of nominated baselines",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class DeployedContract:
@@ -43,6 +53,15 @@ class Manifest:
             raise OracleValueError(
                 "manifest.contracts", f"no contract named {name!r} in the manifest"
             ) from None
+
+    def describe(self) -> list[tuple[str, Address, str]]:
+        """(name, address, what it is) for every contract and the deployer."""
+        rows = [
+            (name, c.address, CONTRACT_ROLES.get(name, "contract"))
+            for name, c in self.contracts.items()
+        ]
+        deployer = "deployer: holds MARKET_OPERATOR in RoleRegistry from deployment"
+        return [*rows, ("deployer", self.deployer, deployer)]
 
     @property
     def first_block(self) -> BlockNumber:
