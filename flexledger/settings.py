@@ -5,6 +5,11 @@ file). Outside development, placeholder secrets are refused at start-up rather t
 discovered in production.
 """
 
+import ipaddress
+import itertools
+import math
+import string
+from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +63,11 @@ class Settings(BaseSettings):
     session_secret: str = Field(
         default=DEVELOPMENT_SESSION_SECRET, min_length=32, description="HMAC key of sessions."
     )
+    allow_development_secret_on_network: bool = Field(
+        default=False,
+        description="Let `serve` bind a non-loopback address with the development session "
+        "secret (anyone can mint operator tokens with it): for throwaway demos only.",
+    )
     pricing: str = Field(default="pay_as_bid", pattern=r"^(pay_as_bid|pay_as_clear)$")
     funder_key: SecretStr | None = Field(
         default=None, description="Hex private key that pays the deployer's and oracle's gas."
@@ -75,9 +85,17 @@ class Settings(BaseSettings):
         le=6 * 24 * 3600,  # under the contract's 7-day attestation window
         description="Settle a trade this long after its delivery ends (readings may arrive).",
     )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhooks post to loopback addresses (local receivers in development "
+        "and tests); private, link-local and reserved addresses stay refused.",
+    )
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
 
+    view_cache_ttl_s: float = Field(
+        default=60.0, gt=0, le=3600, description="How long role and DID-owner answers are cached."
+    )
     intake_group_commit: bool = Field(
         default=True, description="Commit accepted orders in groups by one writer thread."
     )
@@ -102,6 +120,7 @@ class Settings(BaseSettings):
                 raise SettingsError(
                     "FLEXLEDGER_SESSION_SECRET must be set to a random secret in production"
                 )
+            _refuse_weak_secret(self.session_secret)
             if self.chain is ChainKind.EMBEDDED:
                 raise SettingsError(
                     "FLEXLEDGER_CHAIN=embedded is for development; set FLEXLEDGER_CHAIN=rpc "
@@ -110,6 +129,24 @@ class Settings(BaseSettings):
         if self.chain is ChainKind.RPC and not self.rpc_url:
             raise SettingsError("FLEXLEDGER_RPC_URL is required when FLEXLEDGER_CHAIN=rpc")
         return self
+
+    def api_bind_warning(self) -> str | None:
+        """Refuse (SettingsError) to serve the development session secret beyond loopback,
+        or, when explicitly allowed, the warning to print: whoever knows that public secret
+        can sign a session token for the market operator's address."""
+        if self.session_secret != DEVELOPMENT_SESSION_SECRET or is_loopback(self.api_host):
+            return None
+        if not self.allow_development_secret_on_network:
+            raise SettingsError(
+                f"refusing to serve on {self.api_host} with the development session secret: "
+                "set FLEXLEDGER_SESSION_SECRET to a random secret (e.g. python -c 'import "
+                "secrets; print(secrets.token_urlsafe(32))'), or bind FLEXLEDGER_API_HOST="
+                "127.0.0.1 (FLEXLEDGER_ALLOW_DEVELOPMENT_SECRET_ON_NETWORK=true overrides)"
+            )
+        return (
+            f"WARNING: serving on {self.api_host} with the development session secret; anyone "
+            "who can reach it can mint market-operator sessions. Set FLEXLEDGER_SESSION_SECRET."
+        )
 
     @property
     def resolved_database_url(self) -> str:
@@ -130,6 +167,63 @@ class Settings(BaseSettings):
     @property
     def embedded_chain_path(self) -> Path:
         return self.data_dir / "chain.sqlite"
+
+
+MIN_SECRET_BITS = 128
+_CHARACTER_CLASSES = (
+    (string.ascii_lowercase, 26),
+    (string.ascii_uppercase, 26),
+    (string.digits, 10),
+)
+_OTHER_CLASS = 33  # printable ASCII punctuation and space
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or "localhost") only accepts connections from here."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve anywhere
+
+
+def secret_strength_bits(secret: str) -> float:
+    """A conservative estimate of a secret's entropy, in bits: the lower of the length
+    times log2 of the character classes it draws from, and the length times its Shannon
+    entropy per character (which catches few distinct characters)."""
+    if not secret:
+        return 0.0
+    pool = sum(size for chars, size in _CHARACTER_CLASSES if any(c in chars for c in secret))
+    if any(not any(c in chars for chars, _ in _CHARACTER_CLASSES) for c in secret):
+        pool += _OTHER_CLASS
+    counts = Counter(secret)
+    shannon = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return min(len(secret) * math.log2(pool), len(secret) * shannon)
+
+
+def _repeated_pattern(secret: str) -> str | None:
+    """What pattern makes ``secret`` guessable, or None: a repeated unit or a run."""
+    for period in range(1, len(secret) // 2 + 1):
+        if all(secret[i] == secret[i - period] for i in range(period, len(secret))):
+            return f"it repeats {secret[:period]!r}"[:40]
+    steps = sum(abs(ord(b) - ord(a)) <= 1 for a, b in itertools.pairwise(secret))
+    if steps * 2 > len(secret):
+        return "it is mostly runs of neighbouring characters"
+    return None
+
+
+def _refuse_weak_secret(secret: str) -> None:
+    pattern = _repeated_pattern(secret)
+    if pattern is not None:
+        raise SettingsError(f"FLEXLEDGER_SESSION_SECRET is guessable ({pattern}); use random")
+    bits = secret_strength_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        raise SettingsError(
+            f"FLEXLEDGER_SESSION_SECRET has about {bits:.0f} bits of entropy, under "
+            f"{MIN_SECRET_BITS}: use e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'"
+        )
 
 
 @lru_cache(maxsize=1)
