@@ -163,13 +163,20 @@ def audit(
 
 
 @app.command("serve")
-def serve() -> None:
+def serve(
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (uvicorn's access log).")
+    ] = True,
+) -> None:
     """Serve the REST API (FLEXLEDGER_API_HOST/PORT) with the oracle pumping behind it."""
     from flexledger.platform_wiring import gas_faucet, open_platform
     from flexledger.server import serve as serve_api
 
     settings = get_settings()
     try:
+        warning = settings.api_bind_warning()  # refuses the dev secret beyond loopback
+        if warning is not None:
+            console.print(f"[bold red]{warning}[/bold red]")
         with open_platform(settings) as (platform, connection):
             console.print(
                 f"flexledger API on {settings.resolved_public_url}/api/v1/docs "
@@ -181,6 +188,7 @@ def serve() -> None:
                 settings.api_port,
                 settings.poll_interval_s,
                 gas_faucet(connection),
+                access_log=access_log,
             )
     except FlexledgerError as error:
         raise _fail(error) from None

@@ -6,6 +6,7 @@ server inside another program (the demo, the benchmarks) on a real socket.
 """
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -88,20 +89,73 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def uvicorn_config(
+    app: FastAPI, host: str, port: int, *, access_log: bool = True
+) -> uvicorn.Config:
+    """How ``flexledger serve`` runs uvicorn; the benchmarks' bare endpoint uses it too, so
+    the two are measured under the same server settings."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        backlog=2048,  # 64+ clients connecting at once must not be refused
+        timeout_keep_alive=30,  # clients keep their connection between requests
+    )
+
+
+_TOKEN_IN_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&\s\"]*", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+class RedactTokens(logging.Filter):
+    """Blanks ``token=`` values in log records' arguments (uvicorn's access log writes the
+    full path, and websocket clients may still send ``?token=<session token>``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(arg) for arg in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _redact(record.msg)
+        return True
+
+
+def _redact(value: object) -> object:
+    if isinstance(value, str) and "token=" in value.lower():
+        return _TOKEN_IN_QUERY.sub(rf"\g<1>{REDACTED}", value)
+    return value
+
+
+def redact_access_logs() -> None:
+    """Install :class:`RedactTokens` on uvicorn's loggers (idempotent); call it after
+    uvicorn configured logging, which keeps existing filters."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
 def serve(
     platform: Platform,
     host: str,
     port: int,
     poll_interval_s: float,
     fund: Callable[[Address], None] | None,
+    *,
+    access_log: bool = True,
 ) -> None:
     """Serve until interrupted (Ctrl-C)."""
     app = create_app(platform, fund=fund)
     pump = Pump(platform, poll_interval_s)
     pump.start()
     scheduler = start_scheduler(platform, get_settings())  # clears, settles, finalises
+    config = uvicorn_config(app, host, port, access_log=access_log)
+    redact_access_logs()  # after the config: it set uvicorn's logging up
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has already shut down on
+        log.info("stopped on Ctrl-C")
     finally:
         if scheduler is not None:
             scheduler.stop()
