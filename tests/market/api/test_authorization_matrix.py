@@ -9,7 +9,8 @@ and ``operator`` (the market operator).
 The rule the table pins, endpoint by endpoint:
 
 - anonymous callers get 401 everywhere but the public market data: sign-in (nonce, sign-in),
-  the chain's contracts, the markets' gate rules and the anonymised order book;
+  the chain's contracts, the markets' gate rules, the EIP-712 order types and the
+  anonymised order book;
 - a role the caller does not hold on chain, operator-only jobs included, is 403;
 - a write that names an asset or a grid node outside the caller's ownership or licence area
   is 403 naming that field (assets and nodes are public in the chain's GridRegistry);
@@ -339,6 +340,7 @@ ROWS = (
     ),
     # markets and orders
     Row("GET", "/markets", PUBLIC),
+    Row("GET", "/eip712", PUBLIC),
     Row("GET", "/orderbook", PUBLIC, params={"market": "intraday", "slot_start": "{order_slot}"}),
     Row(
         "POST",
