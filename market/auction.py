@@ -47,7 +47,7 @@ from market.orders import commit_key, iso, now_of, order_of
 from market.platform import Platform
 from oracle.messages import Payload
 from oracle.outbox.models import MessageStatus, OutboxMessage
-from oracle.types import SLOT_SECONDS, Side
+from oracle.types import SLOT_SECONDS, Direction, Side
 
 TRADE_KIND = "market.trade"
 MAX_PERIOD_SLOTS = 7 * 96  # one week
@@ -157,9 +157,17 @@ def _book(session: Session, orders: Sequence[MarketOrder]) -> _Book:
             text = f"closed: asset {order.asset} is not mapped to node {order.node_id} any more"
             book.closed[order.id] = (ASSET_NOT_MAPPED, text)
         else:
-            node = order.node_id if order.side == Side.SELL else None
-            book.clearing.append(ClearingOrder.of(order.id, order_of(order), node))
+            book.clearing.append(_clearing_order(order, assets.get(order.asset)))
     return book
+
+
+def _clearing_order(order: MarketOrder, asset: Asset | None) -> ClearingOrder:
+    """The engine's view: a sell stands at its (mapped) asset's node, with the asset's
+    prequalified power in the order's direction as the cap on all its sells per slot."""
+    if order.side != Side.SELL or asset is None:
+        return ClearingOrder.of(order.id, order_of(order))
+    capacity_w = asset.up_w if order.direction == Direction.UP else asset.down_w
+    return ClearingOrder.of(order.id, order_of(order), order.node_id, capacity_w)
 
 
 def _commitments(

@@ -51,11 +51,16 @@ def reclear_from_chain(platform: Platform, run_id: int) -> ClearingResult:
         order_ids = _cleared_order_ids(session, run_id)
         events = _events(session, platform.chain_id)
     asset_nodes = _asset_nodes(events["AssetNodeConfirmed"])
+    capacities = _asset_capacities(events["AssetRegistered"] + events["AssetCapacityUpdated"])
     orders = []
     for order_id in order_ids:
         order = _committed_order(platform, order_id, events)
-        asset_node = asset_nodes.get(order.asset) if order.side == Side.SELL else None
-        orders.append(ClearingOrder.of(order_id, order, asset_node))
+        if order.side == Side.SELL:
+            capacity_w = capacities.get(order.asset, (None, None))[int(order.direction)]
+            node = asset_nodes.get(order.asset)
+            orders.append(ClearingOrder.of(order_id, order, node, capacity_w))
+        else:
+            orders.append(ClearingOrder.of(order_id, order))
     grid = _grid(events["NodeRegistered"])
     return clear(orders, grid, PricingRule(run.pricing), now_s=run.period_start - 1)
 
@@ -88,7 +93,13 @@ def _cleared_order_ids(session: Session, run_id: int) -> list[str]:
 
 
 def _events(session: Session, chain_id: int) -> dict[str, list[dict[str, Any]]]:
-    names = ("OrderBatchCommitted", "NodeRegistered", "AssetNodeConfirmed")
+    names = (
+        "OrderBatchCommitted",
+        "NodeRegistered",
+        "AssetNodeConfirmed",
+        "AssetRegistered",
+        "AssetCapacityUpdated",
+    )
     return {name: _args(session, chain_id, name) for name in names}
 
 
@@ -123,6 +134,14 @@ def _committed_order(
 
 def _asset_nodes(confirmations: Iterable[dict[str, Any]]) -> dict[str, int]:
     return {args["asset"]: int(args["nodeId"]) for args in confirmations}  # the latest wins
+
+
+def _asset_capacities(
+    events: Iterable[dict[str, Any]],
+) -> dict[str, tuple[int | None, int | None]]:
+    """Per asset, its (up, down) prequalified power, W: registered, then updated (the
+    latest wins; registrations come first in the list, updates after, each in chain order)."""
+    return {args["asset"]: (int(args["upW"]), int(args["downW"])) for args in events}
 
 
 def _grid(registrations: Iterable[dict[str, Any]]) -> GridTopology:

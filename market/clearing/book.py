@@ -15,6 +15,7 @@ from itertools import compress, islice, repeat
 from operator import eq, ge, is_, le, not_, or_
 from typing import Any
 
+from market.clearing.capacity import CappedSell, contested_sells
 from market.clearing.errors import ClearingInputError
 from market.clearing.model import ClearingOrder
 from market.clearing.topology import MAX_NODE_ID, GridTopology
@@ -29,6 +30,7 @@ GroupKey = tuple[int, int, int]  # slot_start, slot_count, direction
 
 AON = 1  # skip kind: an all-or-nothing order could not be filled whole in this trade
 MIN = 2  # skip kind: a fill would undercut a divisible order's min_power_w
+CAP = 4  # skip kind: the sell's asset has no capacity left for the fill in one of its slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class Book:
     ``remaining_w`` starts equal and is consumed by matching. ``by_id`` lists positions in
     ascending ``order_id`` order; ``groups`` holds the tradable positions (buys, sells), each in
     ascending ``order_id`` order; ``excluded`` the expired and already-filled ones.
+    ``capped`` holds the sells of contested assets (:mod:`market.clearing.capacity`).
     """
 
     columns: Columns
@@ -72,6 +75,7 @@ class Book:
     by_id: list[int]
     groups: dict[GroupKey, tuple[list[int], list[int]]]
     excluded: dict[int, Reason]
+    capped: dict[int, CappedSell]
 
 
 def load_book(
@@ -104,6 +108,7 @@ def load_book(
         by_id=by_id,
         groups=_group(columns, by_id, excluded),
         excluded=excluded,
+        capped=contested_sells(orders, open_w),
     )
 
 

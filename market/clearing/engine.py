@@ -54,7 +54,7 @@ its node is settled without a walk. The cyclic garbage collector is paused while
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from market.clearing.book import AON, Book, GroupKey, load_book
+from market.clearing.book import AON, CAP, Book, GroupKey, load_book
 from market.clearing.errors import ClearingInputError
 from market.clearing.gcpause import gc_paused
 from market.clearing.model import ClearingOrder, ClearingResult, SlotGroup, Trade
@@ -129,6 +129,8 @@ class _Matcher:
         buys.sort(key=price.__getitem__, reverse=True)  # stable: ids stay ascending in a tie
         sells.sort(key=price.__getitem__)
         group = _Group(*self._ladders(buys, sells), price, self.book.remaining_w)
+        capped = self.book.capped
+        group.capped = bool(capped) and not capped.keys().isdisjoint(sells)
         for buy in buys:
             self._match_buy(buy, group)
         self.notes.sell_context[key] = SellContext(self.book, buys, group.above, group.blocked)
@@ -179,7 +181,8 @@ class _Matcher:
     def _walk_buy(self, buy: int, at: int, group: "_Group") -> None:
         matches, ladder = group.matches, group.ladders[at]
         start = len(matches)
-        skipped, stop = self._walk(buy, ladder, matches)
+        walk = self._walk_capped if group.capped else self._walk
+        skipped, stop = walk(buy, ladder, matches)
         if len(matches) > start:
             top = self.book.price[matches[-2]]  # asks rise along the ladder
             if top > group.caps.get(at, -1):
@@ -240,6 +243,72 @@ class _Matcher:
             stop = len(kept) if stop >= 0 else stop
         return skipped, stop
 
+    def _walk_capped(self, buy: int, ladder: list[int], matches: list[int]) -> tuple[int, int]:
+        """:meth:`_walk` for a group with sells of contested assets (a second loop, so that
+        the common group pays nothing for the constraint): a fill is also cut to the sell's
+        asset headroom in the sell's slots, and traded power is taken from that headroom."""
+        book = self.book
+        price, remaining, capped, skips = (
+            book.price,
+            book.remaining_w,
+            book.capped,
+            self.notes.skips,
+        )
+        bid, open_b = price[buy], remaining[buy]
+        skipped = exhausted = index = 0
+        stop = -1
+        for sell in ladder:
+            if price[sell] > bid:
+                stop = index
+                break
+            index += 1
+            open_s = remaining[sell]
+            if open_s == 0:
+                exhausted += 1
+                continue
+            cap = capped.get(sell)
+            limit = open_s if cap is None else min(open_s, cap[0].headroom_w(cap[1]))
+            fill = open_b if open_b < limit else limit
+            kind = self._fill_kind(buy, sell, fill, open_b, open_s, limit < open_s)
+            if kind:
+                skipped |= kind
+                skips[sell] |= kind
+                continue
+            matches += (buy, sell, fill)
+            if cap is not None:
+                cap[0].take(cap[1], fill)
+                if fill == limit < open_s:  # cut by capacity: both sides say why not more
+                    skipped |= CAP
+                    skips[sell] |= CAP
+            remaining[sell] = open_s - fill
+            open_b -= fill
+            exhausted += open_s == fill
+            if open_b == 0:
+                break
+        remaining[buy] = open_b
+        return skipped, self._drop_exhausted(ladder, index, stop) if exhausted else stop
+
+    def _fill_kind(
+        self, buy: int, sell: int, fill: int, open_b: int, open_s: int, cut: bool
+    ) -> int:
+        """The skip kind of a fill (0: it trades), as in :meth:`_walk`; a fill cut by the
+        asset's capacity that breaks a minimum, or an asset with no headroom, is ``CAP``."""
+        min_w, kinds = self.book.min_w, self.book.kind
+        if fill == 0:
+            return CAP
+        if fill < min_w[buy] and fill != open_b:
+            return CAP if cut else kinds[buy]
+        if fill < min_w[sell] and fill != open_s:
+            return CAP if cut else kinds[sell]
+        return 0
+
+    def _drop_exhausted(self, ladder: list[int], index: int, stop: int) -> int:
+        """Drops the exhausted sells from the walked part of the ladder; the new ``stop``."""
+        remaining = self.book.remaining_w
+        kept = [sell for sell in ladder[:index] if remaining[sell]]
+        ladder[:index] = kept
+        return len(kept) if stop >= 0 else stop
+
     def _next_open_ask(self, ladder: list[int], stop: int) -> int | None:
         """The first ask with volume left from ``stop`` on (``None``: none, or ``stop`` < 0)."""
         if stop >= 0:
@@ -270,7 +339,7 @@ class _Group:
     :class:`market.clearing.outcome.SellContext`).
     """
 
-    __slots__ = ("above", "blocked", "caps", "floors", "ladders", "matches", "peaks")
+    __slots__ = ("above", "blocked", "capped", "caps", "floors", "ladders", "matches", "peaks")
 
     def __init__(
         self,
@@ -288,6 +357,7 @@ class _Group:
         self.caps: dict[int, int] = {}
         self.matches: list[int] = []  # flat: buy, sell, power_w, buy, sell, power_w, ...
         self.blocked: dict[int, list[int]] = {}
+        self.capped = False  # has sells of contested assets (market.clearing.capacity)
 
     def block(self, at: int, kind: int, bid: int) -> None:
         """Records a buy at ``at`` that every fill would fail for ``kind`` (AON or MIN)."""

@@ -14,11 +14,17 @@ _BUY_CAUSE = {
     Reason.PRICE_TOO_LOW: "the bid is below {ref} c/MWh, the cheapest qualifying ask left",
     Reason.BELOW_CLEARING_PRICE: "the bid is below {ref} c/MWh, the clearing price at node {node}",
     Reason.VOLUME_EXHAUSTED: "the qualifying offers at or below the bid are used up",
+    Reason.ASSET_CAPACITY: (
+        "the assets of the qualifying offers have no prequalified capacity left in these slots"
+    ),
 }
 _SELL_CAUSE = {
     Reason.NO_QUALIFYING_OFFER: "no buy order at or above node {node} in this slot group",
     Reason.PRICE_TOO_HIGH: "the ask is above {ref} c/MWh, the best qualifying bid left",
     Reason.VOLUME_EXHAUSTED: "the qualifying demand at or above the ask is used up",
+    Reason.ASSET_CAPACITY: (
+        "the asset's prequalified capacity in a slot of the order is taken by its other trades"
+    ),
 }
 _SHARED_CAUSE = {
     Reason.BELOW_MIN_ACCEPTANCE: (

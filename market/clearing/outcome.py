@@ -17,7 +17,7 @@ from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass
 from functools import partial
 
-from market.clearing.book import AON, MIN, Book, GroupKey
+from market.clearing.book import AON, CAP, MIN, Book, GroupKey
 from market.clearing.gcpause import gc_paused
 from market.clearing.model import Explanation, SlotGroup
 from market.clearing.vocab import Reason
@@ -44,7 +44,10 @@ class Notes:
 
 
 def skip_reason(skipped: int) -> Reason:
-    """The reason for a set of skip kinds; all-or-nothing outranks minimum acceptance."""
+    """The reason for a set of skip kinds; the asset's capacity outranks all-or-nothing,
+    which outranks minimum acceptance."""
+    if skipped & CAP:
+        return Reason.ASSET_CAPACITY
     if skipped & AON:
         return Reason.ALL_OR_NOTHING_NOT_MET
     if skipped & MIN:

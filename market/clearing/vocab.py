@@ -22,5 +22,6 @@ class Reason(StrEnum):
     ALL_OR_NOTHING_NOT_MET = "all_or_nothing_not_met"  # no single trade could fill an AON side
     BELOW_MIN_ACCEPTANCE = "below_min_acceptance"  # a fill would undercut a min_power_w
     VOLUME_EXHAUSTED = "volume_exhausted"  # the matching counter-volume is used up
+    ASSET_CAPACITY = "asset_capacity"  # a sell's asset has no prequalified power left in a slot
     EXPIRED = "expired"  # expiry <= clearing time; not considered
     ALREADY_FILLED = "already_filled"  # filled in full before this clearing; not considered

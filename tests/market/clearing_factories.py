@@ -65,15 +65,18 @@ def sell(
     slot_count: int = 1,
     direction: Direction = Direction.UP,
     expiry: int = LATER,
+    asset: str = "0x" + "a5" * 20,
+    capacity_w: int | None = None,
 ) -> ClearingOrder:
-    """An FSP sell whose asset the registry confirmed at ``node``."""
+    """An FSP sell whose asset the registry confirmed at ``node`` (with ``capacity_w`` W
+    prequalified in ``direction``, if given)."""
     return ClearingOrder(
         order_id=order_id,
         maker="0x" + "f5" * 20,
         side=Side.SELL,
         direction=direction,
         node_id=node,
-        asset="0x" + "a5" * 20,
+        asset=asset,
         slot_start=slot_start,
         slot_count=slot_count,
         power_w=power_w,
@@ -83,6 +86,7 @@ def sell(
         nonce=zlib.crc32(order_id.encode()),
         expiry=expiry,
         asset_node_id=node,
+        asset_capacity_w=capacity_w,
     )
 
 

@@ -3,15 +3,52 @@
 * :func:`replay_on_contract_rules` replays trades through the checks ``FlexMarket._recordTrade``
   makes (``_checkMatch``, ``_checkFill``) and returns the first violation, if any;
 * :func:`reference_clear` is the engine's matching rule done the slow, obvious way: every buy
-  against every sell, a tree walk per pair, no ladders, no pruning.
+  against every sell, a tree walk per pair, no ladders, no pruning; every asset's power per
+  slot and direction tracked, contested or not.
 """
 
 from collections.abc import Mapping, Sequence
 
 from market.clearing import ClearingOrder, PricingRule
-from oracle.types import Side
+from oracle.types import SLOT_SECONDS, Side
 
 TradeRow = tuple[str, str, int, int]  # buy id, sell id, power_w, price
+SlotKey = tuple[str, int, int]  # asset (lower case), direction, slot start
+
+
+def slot_keys(order: ClearingOrder) -> list[SlotKey]:
+    """The (asset, direction, slot) cells a sell's power occupies."""
+    return [
+        (order.asset.lower(), int(order.direction), order.slot_start + index * SLOT_SECONDS)
+        for index in range(order.slot_count)
+    ]
+
+
+class AssetUse:
+    """Power per (asset, direction, slot): what was filled before, then what trades."""
+
+    def __init__(self, orders: Sequence[ClearingOrder], filled_w: Mapping[str, int]) -> None:
+        self.used: dict[SlotKey, int] = {}
+        self.capacity: dict[tuple[str, int], int] = {}
+        for order in orders:
+            if order.side is Side.SELL and order.asset_capacity_w is not None:
+                key = (order.asset.lower(), int(order.direction))
+                known = self.capacity.get(key, order.asset_capacity_w)
+                self.capacity[key] = min(known, order.asset_capacity_w)
+        for order in orders:
+            if order.side is Side.SELL:
+                self.take(order, filled_w.get(order.order_id, 0))
+
+    def headroom(self, sell: ClearingOrder) -> int | None:
+        """What the sell's asset can still trade in all of the sell's slots (None: no cap)."""
+        capacity = self.capacity.get((sell.asset.lower(), int(sell.direction)))
+        if capacity is None:
+            return None
+        return max(0, capacity - max(self.used.get(key, 0) for key in slot_keys(sell)))
+
+    def take(self, sell: ClearingOrder, power_w: int) -> None:
+        for key in slot_keys(sell):
+            self.used[key] = self.used.get(key, 0) + power_w
 
 
 def is_at_or_below(node: int, ancestor: int, parent_of: Mapping[int, int | None]) -> bool:
@@ -92,10 +129,11 @@ def reference_clear(
     remaining = {o.order_id: o.power_w - filled_w.get(o.order_id, 0) for o in orders}
     live = [o for o in orders if o.expiry > now_s and remaining[o.order_id] > 0]
     keys = sorted({(o.slot_start, o.slot_count, int(o.direction)) for o in live})
+    use = AssetUse(orders, filled_w)
     trades: list[TradeRow] = []
     for key in keys:
         group = [o for o in live if (o.slot_start, o.slot_count, int(o.direction)) == key]
-        trades += _reference_group(group, parent_of, pricing, remaining)
+        trades += _reference_group(group, parent_of, pricing, remaining, use)
     return trades
 
 
@@ -104,6 +142,7 @@ def _reference_group(
     parent_of: Mapping[int, int | None],
     pricing: PricingRule,
     remaining: dict[str, int],
+    use: AssetUse,
 ) -> list[TradeRow]:
     buys = sorted(
         (o for o in group if o.side is Side.BUY),
@@ -121,8 +160,9 @@ def _reference_group(
         ):
             continue
         for sell in sells:
-            fill = _reference_fill(buy, sell, parent_of, remaining)
+            fill = _reference_fill(buy, sell, parent_of, remaining, use.headroom(sell))
             if fill:
+                use.take(sell, fill)
                 matched.append((buy, sell, fill))
                 remaining[buy.order_id] -= fill
                 remaining[sell.order_id] -= fill
@@ -141,6 +181,7 @@ def _reference_fill(
     sell: ClearingOrder,
     parent_of: Mapping[int, int | None],
     remaining: dict[str, int],
+    headroom_w: int | None,
 ) -> int:
     """The fill this pair would trade now, 0 if none."""
     if sell.price_cents_per_mwh > buy.price_cents_per_mwh:
@@ -148,7 +189,7 @@ def _reference_fill(
     if not is_at_or_below(sell.node_id, buy.node_id, parent_of):
         return 0
     open_b, open_s = remaining[buy.order_id], remaining[sell.order_id]
-    fill = min(open_b, open_s)
+    fill = min(open_b, open_s, open_s if headroom_w is None else headroom_w)
     if fill == 0:
         return 0
     if fill < buy.min_power_w and fill != open_b:

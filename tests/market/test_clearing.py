@@ -36,9 +36,11 @@ from tests.market.clearing_factories import (
     trade_rows,
 )
 from tests.market.clearing_reference import (
+    AssetUse,
     is_at_or_below,
     reference_clear,
     replay_on_contract_rules,
+    slot_keys,
 )
 
 BID = PricingRule.PAY_AS_BID
@@ -554,6 +556,65 @@ def test_topology_answers_at_or_below() -> None:
     assert 22 in grid and 99 not in grid and len(grid) == len(GRID)
 
 
+BATTERY = "0x" + "b7" * 20
+
+
+def test_several_offers_of_one_asset_never_trade_beyond_its_capacity() -> None:
+    """Regression (issue 7): two 40 kW offers of one 50 kW battery traded 80 kW."""
+    result = run(
+        buy("b", power_w=100_000),
+        sell("s1", power_w=40_000, price=10_000, asset=BATTERY, capacity_w=50_000),
+        sell("s2", power_w=40_000, price=11_000, asset=BATTERY, capacity_w=50_000),
+    )
+
+    assert trade_rows(result) == [("b", "s1", 40_000, 10_000), ("b", "s2", 10_000, 11_000)]
+    s2 = result.explanations["s2"]
+    assert (s2.reason, s2.limited_by) == (Reason.PARTIALLY_FILLED, Reason.ASSET_CAPACITY)
+    assert "prequalified capacity" in s2.text
+    assert result.explanations["b"].limited_by is Reason.ASSET_CAPACITY
+
+
+def test_capacity_spans_slot_groups_and_counts_earlier_fills() -> None:
+    """A one-slot offer and an hour block of one asset share its power in the common slot;
+    power filled before this clearing is taken first."""
+    block = sell("block", slot_count=4, power_w=30_000, asset=BATTERY, capacity_w=50_000)
+    single = sell("single", slot_start=T0 + 900, power_w=30_000, asset=BATTERY, capacity_w=50_000)
+    other = sell("other", slot_start=T0 + 900, power_w=30_000, capacity_w=50_000)  # other asset
+    result = run(
+        buy("b-block", slot_count=4, power_w=30_000),
+        buy("b-single", slot_start=T0 + 900, power_w=60_000),
+        block,
+        single,
+        other,
+        filled_w={"block": 5_000},
+    )
+
+    assert trade_rows(result) == [
+        ("b-block", "block", 25_000, 10_000),
+        ("b-single", "other", 30_000, 10_000),
+        ("b-single", "single", 20_000, 10_000),
+    ]
+    assert result.explanations["single"].limited_by is Reason.ASSET_CAPACITY
+
+
+def test_an_all_or_nothing_offer_cut_by_capacity_does_not_trade_and_says_why() -> None:
+    result = run(
+        buy("b", power_w=100_000),
+        sell("s1", power_w=30_000, asset=BATTERY, capacity_w=50_000),
+        sell("s2", power_w=30_000, divisible=False, price=11_000, asset=BATTERY, capacity_w=50_000),
+    )
+
+    assert trade_rows(result) == [("b", "s1", 30_000, 10_000)]
+    assert result.explanations["s2"].reason is Reason.ASSET_CAPACITY
+
+
+def test_capacity_of_a_buy_or_a_negative_one_raises() -> None:
+    with pytest.raises(ClearingInputError, match="asset_capacity_w"):
+        run(_replace(buy("b"), asset_capacity_w=1_000))
+    with pytest.raises(ClearingInputError, match="asset_capacity_w"):
+        run(sell("s", capacity_w=-1))
+
+
 def test_an_empty_book_clears_to_nothing() -> None:
     result = run()
 
@@ -592,10 +653,18 @@ _GROUPS = [(T0, 1, Direction.UP)] * 5 + [
 def _orders(draw: st.DrawFn, order_id: str) -> ClearingOrder:
     divisible = draw(st.booleans())
     power_w = draw(st.sampled_from([1_000, 1_500, 2_000, 3_000, 5_000, 8_000]))
+    if draw(st.booleans()):
+        return buy(order_id, **_common(draw, divisible, power_w))
+    asset, capacity_w = draw(st.sampled_from(_ASSETS))
+    return sell(order_id, **_common(draw, divisible, power_w), asset=asset, capacity_w=capacity_w)
+
+
+_ASSETS = [("0x" + "a1" * 20, 4_000), ("0x" + "a2" * 20, 9_000), ("0x" + "a3" * 20, None)]
+
+
+def _common(draw: st.DrawFn, divisible: bool, power_w: int) -> dict[str, Any]:
     slot_start, slot_count, direction = draw(st.sampled_from(_GROUPS))
-    make = draw(st.sampled_from([buy, sell]))
-    return make(
-        order_id,
+    return dict(
         node=draw(st.sampled_from(sorted(PROPERTY_GRID))),
         price=draw(st.sampled_from([10_000, 12_000, 12_001, 15_000, 20_000])),
         power_w=power_w,
@@ -706,6 +775,29 @@ def test_engine_agrees_with_the_slow_reference(
     expected = reference_clear(orders, PROPERTY_GRID, pricing, NOW, filled)
 
     assert trade_rows(_clear(orders, filled, pricing)) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(book=books(), pricing=st.sampled_from(list(PricingRule)))
+def test_no_asset_trades_beyond_its_capacity_in_any_slot_and_direction(
+    book: tuple[list[ClearingOrder], dict[str, int]], pricing: PricingRule
+) -> None:
+    """Per (asset, direction, slot): what was filled before plus what trades now stays within
+    the capacity (or, where earlier fills already passed it, nothing more trades)."""
+    orders, filled = book
+    result = _clear(orders, filled, pricing)
+
+    before = AssetUse(orders, filled)
+    by_id = {o.order_id: o for o in orders}
+    traded: Counter[tuple[str, int, int]] = Counter()
+    for trade in result.trades:
+        for key in slot_keys(by_id[trade.sell_id]):
+            traded[key] += trade.power_w
+    for key, power_w in traded.items():
+        capacity = before.capacity.get(key[:2])
+        if capacity is not None:
+            assert before.used.get(key, 0) + power_w <= max(capacity, before.used.get(key, 0))
+            assert power_w == 0 or before.used.get(key, 0) + power_w <= capacity
 
 
 @settings(max_examples=100, deadline=None)
