@@ -13,9 +13,10 @@ consumption or more generation), ``down`` the other way; kW on the wire, integer
 """
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
@@ -24,17 +25,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from market.db.models import Asset, AssetStatus, GridNode, Organisation
-from market.errors import ConflictError, ForbiddenError, MarketValueError, NotFoundError
+from market.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    MarketValueError,
+    NotFoundError,
+)
 from market.geometry import Place, nearest
-from market.grid_service import get_node, in_licence_area
-from market.platform import Platform
-from market.transactions import unsigned_call
+from market.grid_service import get_node, operates_at_or_above
+from market.transactions import batch_fallback_gas, unsigned_call
 from oracle.types import Address
+
+T = TypeVar("T")
 
 MAX_KW = 1_000_000.0  # 1 GW; the chain's uint32 W would allow 4.29 GW
 # EAN-18 (GS1 metering point id: 18 digits) or an ENTSO-E EIC (16 characters: 2-digit
 # issuing office, object type letter, 12 characters, check character).
 METER_POINT_PATTERN = r"^(?:[0-9]{18}|[0-9]{2}[A-Z][A-Z0-9-]{12}[A-Z0-9])$"
+
+if TYPE_CHECKING:  # market.platform imports the sync, which imports these modules
+    from market.platform import Platform
 
 
 class Technology(StrEnum):
@@ -109,13 +120,51 @@ def new_asset_address() -> Address:
 
 
 def register(
-    session: Session, platform: Platform, owner: Organisation, body: AssetRegistration
+    session: Session, platform: "Platform", owner: Organisation, body: AssetRegistration
 ) -> tuple[Asset, dict[str, Any]]:
     """Store an FSP's asset; returns it and the registerAsset call its wallet must send."""
+    asset = _new_asset(session, owner, body, _on_chain_places(session))
+    transaction = unsigned_call(
+        platform, Address(owner.address), "GridRegistry", "registerAsset", _register_args(asset)
+    )
+    _store(session, [asset])
+    return asset, transaction
+
+
+def register_many(
+    session: Session, platform: "Platform", owner: Organisation, bodies: list[AssetRegistration]
+) -> tuple[list[Asset], dict[str, Any]]:
+    """Store up to MAX_ASSET_BATCH assets of an FSP at once (all or none); returns them and
+    the one registerAssets call its wallet must send. Errors name ``assets.<i>.<field>``."""
+    places = _on_chain_places(session)
+    assets: list[Asset] = []
+    seen: set[str] = set()
+    for index, body in enumerate(bodies):
+        if body.meter_point_id in seen:
+            raise ConflictError(
+                f"assets.{index}.meter_point_id",
+                f"meter point {body.meter_point_id} appears twice in the batch",
+            )
+        seen.add(body.meter_point_id)
+        assets.append(_prefixed(f"assets.{index}.", _new_asset, session, owner, body, places))
+    transaction = unsigned_call(
+        platform,
+        Address(owner.address),
+        "GridRegistry",
+        "registerAssets",
+        ([_register_args(asset) for asset in assets],),
+        fallback_gas=batch_fallback_gas("registerAssets", len(assets)),
+    )
+    _store(session, assets)
+    return assets, transaction
+
+
+def _new_asset(
+    session: Session, owner: Organisation, body: AssetRegistration, places: list[Place]
+) -> Asset:
     up_w, down_w = _capacity_w(body)
     _check_meter_point_free(session, body.meter_point_id)
-    proposed = propose_node(_on_chain_places(session), body.latitude, body.longitude)
-    asset = Asset(
+    return Asset(
         id=new_asset_address(),
         owner_id=owner.id,
         name=body.name,
@@ -125,13 +174,22 @@ def register(
         longitude=body.longitude,
         up_w=up_w,
         down_w=down_w,
-        proposed_node_id=proposed,
+        proposed_node_id=propose_node(places, body.latitude, body.longitude),
     )
-    transaction = unsigned_call(
-        platform, Address(owner.address), "GridRegistry", "registerAsset", _register_args(asset)
-    )
-    _store(session, asset)
-    return asset, transaction
+
+
+def _prefixed(prefix: str, build: Callable[..., T], *args: Any) -> T:
+    """Run ``build``; a field error it raises names the field under ``prefix``."""
+    try:
+        return build(*args)
+    except FieldError as error:
+        raise type(error)(prefix + error.field, error.message) from None
+
+
+def current_node(asset: Asset) -> int:
+    """Where the asset sits now: its confirmed node, or its proposed node until confirmed.
+    The chain checks a new mapping against this node, and so does the platform."""
+    return asset.node_id or asset.proposed_node_id
 
 
 def propose_node(places: list[Place], latitude: float, longitude: float) -> int:
@@ -183,18 +241,14 @@ def node_proposal(session: Session, scope: AssetScope, asset_id: str, count: int
 
 def confirm_node(
     session: Session,
-    platform: Platform,
+    platform: "Platform",
     operator: Organisation,
     asset_id: str,
     node_id: int | None,
 ) -> tuple[Asset, dict[str, Any]]:
     """The confirmAssetNode call for the system operator's wallet: the proposed node, or
     ``node_id`` instead; the node must be one the caller operates (the chain checks it too)."""
-    asset = session.get(Asset, to_checksum_address(asset_id))
-    if asset is None:
-        raise NotFoundError("asset_id", f"no asset {asset_id}")
-    _check_confirmable(session, operator, asset)
-    chosen = _confirmable_node(session, operator, node_id or asset.proposed_node_id)
+    asset, chosen = _mapping(session, operator, asset_id, node_id)
     transaction = unsigned_call(
         platform,
         Address(operator.address),
@@ -203,6 +257,39 @@ def confirm_node(
         (Address(asset.id), chosen.node_id),
     )
     return asset, transaction
+
+
+def confirm_nodes(
+    session: Session,
+    platform: "Platform",
+    operator: Organisation,
+    choices: list[tuple[str, int | None]],
+) -> tuple[list[Asset], dict[str, Any]]:
+    """One confirmAssetNodes call for up to MAX_CONFIRM_BATCH (asset id, node id or None for
+    the proposed node) pairs; errors name ``assets.<i>.asset_id`` or ``assets.<i>.node_id``."""
+    mapped = [
+        _prefixed(f"assets.{index}.", _mapping, session, operator, asset_id, node_id)
+        for index, (asset_id, node_id) in enumerate(choices)
+    ]
+    transaction = unsigned_call(
+        platform,
+        Address(operator.address),
+        "GridRegistry",
+        "confirmAssetNodes",
+        ([Address(asset.id) for asset, _ in mapped], [node.node_id for _, node in mapped]),
+        fallback_gas=batch_fallback_gas("confirmAssetNodes", len(mapped)),
+    )
+    return [asset for asset, _ in mapped], transaction
+
+
+def _mapping(
+    session: Session, operator: Organisation, asset_id: str, node_id: int | None
+) -> tuple[Asset, GridNode]:
+    asset = session.get(Asset, to_checksum_address(asset_id))
+    if asset is None:
+        raise NotFoundError("asset_id", f"no asset {asset_id}")
+    _check_confirmable(session, operator, asset)
+    return asset, _confirmable_node(session, operator, node_id or asset.proposed_node_id)
 
 
 def _capacity_w(body: AssetRegistration) -> tuple[int, int]:
@@ -246,16 +333,17 @@ def _register_args(asset: Asset) -> tuple[Any, ...]:
     )
 
 
-def _store(session: Session, asset: Asset) -> None:
-    session.add(asset)
+def _store(session: Session, assets: list[Asset]) -> None:
+    session.add_all(assets)
     try:
         session.commit()
     except IntegrityError:  # another request registered the same meter point just now
         session.rollback()
         raise ConflictError(
-            "meter_point_id", f"meter point {asset.meter_point_id} is already registered"
+            "meter_point_id", "a meter point of this request was registered just now; retry"
         ) from None
-    session.refresh(asset)
+    for asset in assets:
+        session.refresh(asset)
 
 
 def _check_confirmable(session: Session, operator: Organisation, asset: Asset) -> None:
@@ -263,12 +351,12 @@ def _check_confirmable(session: Session, operator: Organisation, asset: Asset) -
         raise ConflictError(
             "asset_id", f"asset is {asset.status}; it can be mapped once it is on chain"
         )
-    located = [asset.proposed_node_id] + ([asset.node_id] if asset.node_id else [])
-    if not any(in_licence_area(session, operator, node) for node in located):
+    located = current_node(asset)  # once confirmed, the proposal no longer counts
+    if not operates_at_or_above(session, operator, located):
         raise ForbiddenError(
             "asset_id",
-            f"the asset's node {located[-1]} is outside your licence area; only its system "
-            "operator maps it",
+            f"the asset sits at node {located}, which is neither a node you operate nor below "
+            "one; only the operator of its grid maps it",
         )
 
 

@@ -1,10 +1,15 @@
 """Grid node structures that system operators publish, and their licence areas.
 
 A DSO or TSO imports its grid (:mod:`market.grid_sources`); the platform checks the tree,
-stores its nodes as ``market_grid_node`` rows operated by the caller, and returns one
-unsigned ``GridRegistry.registerNode(nodeId, parentId, operator)`` transaction per node,
-parents before children, with consecutive nonces, for the operator's wallet to sign and
-relay. A node becomes ``on_chain`` when its ``NodeRegistered`` event is indexed.
+stores its nodes as ``market_grid_node`` rows operated by the caller, and returns unsigned
+``GridRegistry.registerNodes(nodeIds, parentIds, operator)`` transactions of up to
+MAX_NODE_BATCH nodes each, parents before children, with consecutive nonces, for the
+operator's wallet to sign and relay. A node becomes ``on_chain`` when its ``NodeRegistered``
+event is indexed.
+
+A system operator attaches its nodes only under nodes it operates itself (the chain refuses
+any other parent, :sol:`GridRegistry.registerNode`); the market operator connects trees of
+different operators.
 
 The licence area of a system operator is every node at or below one of its licence nodes:
 the nodes it operates, the node ids its registration lists, and the nodes whose
@@ -15,7 +20,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
@@ -27,25 +32,27 @@ from market.db.models import GridNode, Organisation, OrganisationKind
 from market.errors import ConflictError, ForbiddenError, MarketValueError, NotFoundError
 from market.geometry import in_polygon
 from market.grid_sources import GridImport, NodeSpec, placed, read_source
-from market.platform import Platform
-from market.transactions import unsigned_call
+from market.transactions import MAX_NODE_BATCH, batch_fallback_gas, unsigned_call
 from oracle.types import Address
 
 SYSTEM_OPERATORS = (OrganisationKind.DSO, OrganisationKind.TSO)
 QUERY_CHUNK = 500  # ids per IN (...) query; SQLite caps bound parameters
-REGISTER_NODE_TYPES = ("uint32", "uint32", "address")
-REGISTER_NODE_SELECTOR = keccak(text="registerNode(uint32,uint32,address)")[:4]
+REGISTER_NODES_TYPES = ("uint32[]", "uint32[]", "address")
+REGISTER_NODES_SELECTOR = keccak(text="registerNodes(uint32[],uint32[],address)")[:4]
+
+if TYPE_CHECKING:  # market.platform imports the sync, which imports these modules
+    from market.platform import Platform
 
 
 @dataclass(frozen=True, slots=True)
 class GridImportResult:
     network: str
     nodes: list[GridNode]  # parents before children
-    transactions: list[dict[str, Any]]  # one registerNode per node, in the same order
+    transactions: list[dict[str, Any]]  # registerNodes batches, in the nodes' order
 
 
 def import_grid(
-    session: Session, platform: Platform, organisation: Organisation, body: GridImport
+    session: Session, platform: "Platform", organisation: Organisation, body: GridImport
 ) -> GridImportResult:
     """Check and store an operator's grid; returns the transactions its wallet must send."""
     source = read_source(body)
@@ -136,6 +143,15 @@ def in_licence_area(session: Session, organisation: Organisation, node_id: int) 
         return True
     polygon = _polygon(organisation)
     return any(_covers(organisation, node, listed, polygon) for node in ancestry(session, node_id))
+
+
+def operates_at_or_above(session: Session, organisation: Organisation, node_id: int) -> bool:
+    """Whether the operator operates ``node_id`` or one of its ancestors: the area in which
+    the chain lets it map assets (GridRegistry.confirmAssetNode). Listed licence nodes and
+    polygons are platform-side only; the chain cannot know them."""
+    if organisation.kind not in SYSTEM_OPERATORS:
+        return False
+    return any(node.operator_id == organisation.id for node in ancestry(session, node_id))
 
 
 def area_node_ids(session: Session, organisation: Organisation) -> set[int]:
@@ -299,41 +315,56 @@ def _outside_depth(session: Session, organisation: Organisation, node: NodeSpec,
         raise MarketValueError(
             field, f"parent {node.parent_id} is neither in the import nor on the platform"
         )
-    if not in_licence_area(session, organisation, node.parent_id):
+    parent = path[0]
+    if parent.operator_id != organisation.id:  # the chain refuses it (ParentNotOperated)
         raise ForbiddenError(
             field,
-            f"parent {node.parent_id} is outside your licence area; attach only under nodes "
-            "you operate or that your registration lists",
+            f"parent {node.parent_id} is operated by another system operator; attach only "
+            "under nodes you operate (the market operator connects different operators' trees)",
         )
-    parent = path[0]
-    if not parent.on_chain and parent.operator_id != organisation.id:
-        raise ConflictError(field, f"parent {node.parent_id} is not on chain yet; retry later")
-    return len(path) + 1
+    return len(path) + 1  # its own parent may still be in flight: the wallet sends in order
 
 
 def _register_node_calls(
-    platform: Platform, operator: Address, nodes: Sequence[NodeSpec]
+    platform: "Platform", operator: Address, nodes: Sequence[NodeSpec]
 ) -> list[dict[str, Any]]:
-    """One unsigned registerNode per node; the wallet sends them in order, so their nonces
-    count up from the wallet's next one."""
-    first = unsigned_call(
-        platform, operator, "GridRegistry", "registerNode", _register_args(nodes[0], operator)
-    )
-    return [first] + [
-        {**first, "data": _register_node_data(node, operator), "nonce": first["nonce"] + position}
-        for position, node in enumerate(nodes[1:], start=1)
+    """One unsigned registerNodes per MAX_NODE_BATCH nodes, parents first; the wallet sends
+    them in order, so their nonces count up from the wallet's next one."""
+    chunks = [
+        nodes[start : start + MAX_NODE_BATCH] for start in range(0, len(nodes), MAX_NODE_BATCH)
     ]
+    first = unsigned_call(
+        platform,
+        operator,
+        "GridRegistry",
+        "registerNodes",
+        _register_args(chunks[0], operator),
+        fallback_gas=batch_fallback_gas("registerNodes", len(chunks[0])),
+    )
+    return (
+        [first]
+        + [
+            {
+                **first,
+                "data": _register_nodes_data(chunk, operator),
+                "nonce": first["nonce"] + position,
+                "gas": batch_fallback_gas("registerNodes", len(chunk)),  # parents not mined yet
+            }
+            for position, chunk in enumerate(chunks[1:], start=1)
+        ]
+    )
 
 
-def _register_args(node: NodeSpec, operator: Address) -> tuple[int, int, Address]:
-    return (node.node_id, node.parent_id, operator)
+def _register_args(
+    nodes: Sequence[NodeSpec], operator: Address
+) -> tuple[list[int], list[int], Address]:
+    return ([node.node_id for node in nodes], [node.parent_id for node in nodes], operator)
 
 
-def _register_node_data(node: NodeSpec, operator: Address) -> str:
-    """The call data of registerNode, encoded directly: web3's contract encoder takes ~3 ms
-    a call, too slow for a grid of thousands of nodes."""
-    arguments = abi_encode(REGISTER_NODE_TYPES, _register_args(node, operator))
-    return "0x" + (REGISTER_NODE_SELECTOR + arguments).hex()
+def _register_nodes_data(nodes: Sequence[NodeSpec], operator: Address) -> str:
+    """The call data of registerNodes, encoded directly (web3's contract encoder is slow)."""
+    arguments = abi_encode(REGISTER_NODES_TYPES, _register_args(nodes, operator))
+    return "0x" + (REGISTER_NODES_SELECTOR + arguments).hex()
 
 
 def _row(

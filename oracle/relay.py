@@ -67,9 +67,23 @@ class RelayedTransaction(Payload):
 
 
 class DecodedTransaction:
-    """The fields of a signed transaction the relay checks."""
+    """The fields of a signed transaction the relay checks. ``max_fee_per_gas`` and
+    ``max_priority_fee_per_gas`` are both the gas price for a legacy or EIP-2930 one."""
 
-    __slots__ = ("chain_id", "data", "nonce", "raw", "signer", "to", "tx_hash")
+    __slots__ = (
+        "chain_id",
+        "data",
+        "gas",
+        "max_fee_per_gas",
+        "max_priority_fee_per_gas",
+        "nonce",
+        "raw",
+        "signer",
+        "to",
+        "tx_hash",
+        "typed_fees",
+        "value",
+    )
 
     def __init__(
         self,
@@ -79,10 +93,29 @@ class DecodedTransaction:
         to: Address | None,
         data: bytes,
         chain_id: int,
+        fees: "GasFields",
     ) -> None:
         self.raw, self.signer, self.nonce = raw, signer, nonce
         self.to, self.data, self.chain_id = to, data, chain_id
+        self.gas, self.value = fees.gas, fees.value
+        self.max_fee_per_gas = fees.max_fee_per_gas
+        self.max_priority_fee_per_gas = fees.max_priority_fee_per_gas
+        self.typed_fees = fees.typed_fees
         self.tx_hash = "0x" + keccak(raw).hex()
+
+
+class GasFields:
+    """Gas limit, fee caps (wei per gas) and value (wei) of a signed transaction."""
+
+    __slots__ = ("gas", "max_fee_per_gas", "max_priority_fee_per_gas", "typed_fees", "value")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.gas = int(fields.get("gas", 0))
+        self.value = int(fields.get("value", 0))
+        self.typed_fees = "maxFeePerGas" in fields  # EIP-1559 caps, not one gas price
+        price = int(fields.get("gasPrice", 0))
+        self.max_fee_per_gas = int(fields.get("maxFeePerGas", price))
+        self.max_priority_fee_per_gas = int(fields.get("maxPriorityFeePerGas", price))
 
 
 def decode_transaction(raw: bytes) -> DecodedTransaction:
@@ -105,6 +138,7 @@ def decode_transaction(raw: bytes) -> DecodedTransaction:
         to=Address(to_checksum_address(to)) if to else None,
         data=bytes(fields.get("data", b"")),
         chain_id=int(chain_id),
+        fees=GasFields(fields),
     )
 
 
@@ -113,12 +147,15 @@ def _fields(raw: bytes) -> dict[str, Any]:
         typed = TypedTransaction.from_bytes(HexBytes(raw))
         return dict(typed.as_dict())
     # Legacy transactions: [nonce, gasPrice, gas, to, value, data, v, r, s].
-    nonce, _price, _gas, to, _value, data, v, _r, _s = rlp.decode(raw)
+    nonce, price, gas, to, value, data, v, _r, _s = rlp.decode(raw)
     v_int = int.from_bytes(v, "big")
     chain_id = (v_int - 35) // 2 if v_int >= 35 else None
     return {
         "nonce": int.from_bytes(nonce, "big"),
+        "gasPrice": int.from_bytes(price, "big"),
+        "gas": int.from_bytes(gas, "big"),
         "to": to or None,
+        "value": int.from_bytes(value, "big"),
         "data": data,
         "chainId": chain_id,
     }

@@ -9,6 +9,9 @@ from typing import Any
 
 from market.client.base import ClientBase
 
+ASSET_BATCH = 50  # POST /assets/batch takes at most this many (GridRegistry.MAX_ASSET_BATCH)
+MAPPING_BATCH = 200  # POST /assets/nodes (GridRegistry.MAX_CONFIRM_BATCH)
+
 
 class AssetCalls(ClientBase):
     def grid_networks(self) -> list[dict[str, Any]]:
@@ -28,7 +31,7 @@ class AssetCalls(ClientBase):
         exclude_disconnected: bool = False,
     ) -> dict[str, Any]:
         """Publish a grid (exactly one of network, pandapower_json, nodes, cim) and relay
-        its registerNode transactions."""
+        its registerNodes transactions (up to 100 nodes each)."""
         sources = {"network": network, "pandapower_json": pandapower_json, "nodes": nodes}
         body: dict[str, Any] = {key: value for key, value in sources.items() if value is not None}
         if cim is not None:
@@ -87,6 +90,33 @@ class AssetCalls(ClientBase):
         registered: dict[str, Any] = self.post("/assets", body)
         registered["relayed"] = self.relay(registered["transaction"])
         return registered
+
+    def register_assets(self, assets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Register many assets (each a body of POST /assets), ASSET_BATCH per request and
+        one registerAssets transaction each, relayed; returns the stored assets in order."""
+        registered: list[dict[str, Any]] = []
+        for start in range(0, len(assets), ASSET_BATCH):
+            answer = self.post("/assets/batch", {"assets": assets[start : start + ASSET_BATCH]})
+            self.relay(answer["transaction"])
+            registered.extend(answer["assets"])
+        return registered
+
+    def confirm_asset_nodes(self, mappings: list[tuple[str, int | None]]) -> list[dict[str, Any]]:
+        """Map many assets ((asset id, node id or None for the proposed node)), MAPPING_BATCH
+        per request and one confirmAssetNodes transaction each, relayed."""
+        mapped: list[dict[str, Any]] = []
+        for start in range(0, len(mappings), MAPPING_BATCH):
+            chunk = mappings[start : start + MAPPING_BATCH]
+            body = {
+                "assets": [
+                    {"asset_id": asset_id} | ({} if node_id is None else {"node_id": node_id})
+                    for asset_id, node_id in chunk
+                ]
+            }
+            answer = self.post("/assets/nodes", body)
+            self.relay(answer["transaction"])
+            mapped.extend(answer["assets"])
+        return mapped
 
     def confirm_asset_node(self, asset_id: str, node_id: int | None = None) -> dict[str, Any]:
         """Map an asset to ``node_id`` (default: its proposed node) and relay the call."""

@@ -13,6 +13,7 @@ from market.assets import AssetRegistration, AssetScope
 from market.db.models import Asset, AssetStatus, OrganisationKind
 from market.grid_service import area_node_ids
 from market.grid_sources import MAX_NODE_ID
+from market.transactions import MAX_ASSET_BATCH, MAX_CONFIRM_BATCH
 from oracle.types import Role
 
 router = APIRouter(prefix="/assets", tags=["assets"])
@@ -57,6 +58,45 @@ class AssetOut(BaseModel):
 class AssetWriteOut(BaseModel):
     asset: AssetOut
     transaction: UnsignedTransaction = Field(description="Sign it and relay it.")
+
+
+class AssetBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assets: list[AssetRegistration] = Field(
+        min_length=1,
+        max_length=MAX_ASSET_BATCH,
+        description=f"1 to {MAX_ASSET_BATCH} assets, registered all or none.",
+    )
+
+
+class AssetBatchOut(BaseModel):
+    assets: list[AssetOut] = Field(description="In the order given.")
+    transaction: UnsignedTransaction = Field(
+        description="One registerAssets call for all of them: sign it and relay it."
+    )
+
+
+class NodeMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    asset_id: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="The asset's address.")
+    node_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_NODE_ID,
+        description="A node you operate; leave out to confirm the proposed node.",
+    )
+
+
+class NodeMappings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assets: list[NodeMapping] = Field(
+        min_length=1,
+        max_length=MAX_CONFIRM_BATCH,
+        description=f"1 to {MAX_CONFIRM_BATCH} assets to map, all or none.",
+    )
 
 
 class NodeChoice(BaseModel):
@@ -104,6 +144,45 @@ def register(
     owner = participant.require(Role.FSP)
     asset, transaction = assets.register(session, platform, owner, body)
     return AssetWriteOut(asset=AssetOut.of(asset), transaction=UnsignedTransaction.of(transaction))
+
+
+@router.post(
+    "/batch",
+    status_code=201,
+    summary=f"FSP: register up to {MAX_ASSET_BATCH} assets; returns one registerAssets to sign",
+)
+def register_batch(
+    body: AssetBatch,
+    participant: ParticipantDep,
+    platform: PlatformDep,
+    session: SessionDep,
+) -> AssetBatchOut:
+    owner = participant.require(Role.FSP)
+    stored, transaction = assets.register_many(session, platform, owner, body.assets)
+    return AssetBatchOut(
+        assets=[AssetOut.of(asset) for asset in stored],
+        transaction=UnsignedTransaction.of(transaction),
+    )
+
+
+@router.post(
+    "/nodes",
+    summary=f"DSO/TSO: map up to {MAX_CONFIRM_BATCH} assets to nodes you operate; "
+    "returns one confirmAssetNodes to sign",
+)
+def confirm_nodes(
+    body: NodeMappings,
+    participant: ParticipantDep,
+    platform: PlatformDep,
+    session: SessionDep,
+) -> AssetBatchOut:
+    operator = participant.require(Role.DSO, Role.TSO)
+    choices = [(mapping.asset_id, mapping.node_id) for mapping in body.assets]
+    mapped, transaction = assets.confirm_nodes(session, platform, operator, choices)
+    return AssetBatchOut(
+        assets=[AssetOut.of(asset) for asset in mapped],
+        transaction=UnsignedTransaction.of(transaction),
+    )
 
 
 @router.get("", summary="Assets you may see (FSP: own; DSO/TSO: licence area; auditor: all)")

@@ -1,13 +1,17 @@
 """The chain as participants see it: contracts, their wallet's nonce, relayed transactions."""
 
-from typing import Annotated
+import json
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
+from sqlmodel import col, select
 
-from market import transactions
-from market.api.deps import ParticipantDep, PlatformDep
+from market import registry_relay
+from market.api.deps import ParticipantDep, PlatformDep, SessionDep
+from market.db.models import ChainFlag
 from market.errors import NotFoundError
 from oracle.errors import OracleValueError
 from oracle.outbox.models import OutboxMessage
@@ -44,6 +48,31 @@ class RelayOut(BaseModel):
         )
 
 
+class ChainFlagOut(BaseModel):
+    id: int
+    event_id: int = Field(description="The indexed event's id.")
+    event: str
+    args: dict[str, Any] = Field(description="The event's arguments as the chain logged them.")
+    tx_hash: str
+    block_number: int
+    reason: str = Field(description="Why the platform did not apply it.")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, flag: ChainFlag) -> "ChainFlagOut":
+        assert flag.id is not None
+        return cls(
+            id=flag.id,
+            event_id=flag.event_id,
+            event=flag.event,
+            args=json.loads(flag.args),
+            tx_hash=flag.tx_hash,
+            block_number=flag.block_number,
+            reason=flag.reason,
+            created_at=flag.created_at,
+        )
+
+
 @router.get("/chain", summary="Chain id, head and contract addresses")
 def chain(platform: PlatformDep) -> ChainOut:
     suite = platform.oracle.suite
@@ -61,9 +90,11 @@ def chain(platform: PlatformDep) -> ChainOut:
 @router.post(
     "/transactions", status_code=202, summary="Relay a registry transaction your wallet signed"
 )
-def relay(body: RawTransaction, participant: ParticipantDep, platform: PlatformDep) -> RelayOut:
+def relay(
+    body: RawTransaction, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
+) -> RelayOut:
     participant.require(Role.FSP, Role.DSO, Role.TSO)  # auditors and visitors write nothing
-    message = transactions.relay(platform, participant.address, body.raw_transaction)
+    message = registry_relay.relay(platform, session, participant.address, body.raw_transaction)
     return RelayOut.of(message)
 
 
@@ -87,3 +118,25 @@ def relayed(
     if message.sender != participant.address and not sees_all:
         raise hidden
     return RelayOut.of(message)
+
+
+@router.get(
+    "/chain/flags",
+    summary="Registry events the platform flagged instead of applying (operator, auditors)",
+)
+def flags(
+    participant: ParticipantDep,
+    session: SessionDep,
+    event: Annotated[
+        str | None, Query(max_length=64, description="e.g. AssetNodeConfirmed")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[ChainFlagOut]:
+    if not participant.is_operator:
+        participant.require(Role.AUDITOR)
+    query = select(ChainFlag)
+    if event is not None:
+        query = query.where(ChainFlag.event == event)
+    query = query.order_by(col(ChainFlag.id)).offset(offset).limit(limit)
+    return [ChainFlagOut.of(flag) for flag in session.exec(query).all()]

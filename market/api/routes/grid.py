@@ -70,8 +70,8 @@ class GridImportOut(BaseModel):
     network: str
     nodes: list[NodeOut] = Field(description="Stored nodes, parents before children.")
     transactions: list[UnsignedTransaction] = Field(
-        description="One registerNode per node, in the same order with consecutive nonces: "
-        "sign and relay them in this order."
+        description="registerNodes batches (up to 100 nodes each, parents first) with "
+        "consecutive nonces: sign and relay them in this order."
     )
 
 

@@ -278,6 +278,7 @@ ROWS = (
         _foreign_transaction,
     ),
     Row("GET", "/transactions/{tx_hash}", expect(404, fsp=200, auditor=200, operator=200)),
+    Row("GET", "/chain/flags", expect(403, auditor=200, operator=200)),
     # grid
     Row("GET", "/grid/networks", SIGNED_IN),
     Row("POST", "/grid/import", expect(403, dso=409, other_dso=409, tso=409), _grid_import),
@@ -294,6 +295,19 @@ ROWS = (
         expect(403, dso=200),
         _map_battery,
         fields=dict.fromkeys(OUTSIDE_THE_AREA, "asset_id") | {"fsp": "authorization"},
+    ),
+    Row(
+        "POST",
+        "/assets/batch",
+        expect(403, fsp=409, other_fsp=409),
+        lambda scene, caller: {"assets": [_asset_registration(scene, caller)]},
+    ),
+    Row(
+        "POST",
+        "/assets/nodes",
+        expect(403, dso=200),
+        lambda scene, caller: {"assets": [{"asset_id": scene.ids["asset"], "node_id": HOUSE_A}]},
+        fields=dict.fromkeys(OUTSIDE_THE_AREA, "assets.0.asset_id") | {"fsp": "authorization"},
     ),
     # baselines and metering
     Row("POST", "/baselines", FSP_OWN_WRITE, _baseline, fields={"other_fsp": "asset_id"}),

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandapower as pp
 import pytest
+from eth_utils.crypto import keccak
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -20,6 +21,7 @@ from oracle.outbox.models import OutboxMessage
 from tests.market.api.platform_world import Actor, PlatformWorld
 
 CIGRE_LV_BUSES = 44
+REGISTER_NODES = keccak(text="registerNodes(uint32[],uint32[],address)")[:4]
 # Bus "R11" of the CIGRE LV grid (node id = bus index 12 + 1) at its schematic coordinates.
 R11_NODE, R11_X, R11_Y = 13, -0.9583333333, 5.0
 SECOND_GRID_OFFSET = 1000
@@ -131,15 +133,15 @@ def test_catalogue_lists_the_reference_networks(cast: GridWorld) -> None:
 
 def test_imported_cigre_lv_is_on_chain_parents_first(cast: GridWorld) -> None:
     imported = cast.imported
-    assert len(imported["nodes"]) == CIGRE_LV_BUSES == len(imported["transactions"])
+    assert len(imported["nodes"]) == CIGRE_LV_BUSES
+    (transaction,) = imported["transactions"]  # one registerNodes for all 44 nodes
+    assert transaction["data"].startswith("0x" + REGISTER_NODES.hex())
     position = {node["node_id"]: i for i, node in enumerate(imported["nodes"])}
     assert all(
         position[n["parent_id"]] < position[n["node_id"]]
         for n in imported["nodes"]
         if n["parent_id"]
     )
-    nonces = [tx["nonce"] for tx in imported["transactions"]]
-    assert nonces == list(range(nonces[0], nonces[0] + CIGRE_LV_BUSES))
     stored = get(
         cast.world, cast.auditor, "/grid/nodes", operator_id=cast.dso.organisation_id
     ).json()
@@ -533,7 +535,7 @@ def test_client_imports_registers_and_maps(cast: GridWorld) -> None:
     dso = client_of(world, world.onboard(OrganisationKind.DSO, "Client DSO"))
     fsp = client_of(world, cast.fsp)
     imported = dso.import_grid(nodes=small_grid(x=60.0), node_id_offset=9000, name="client grid")
-    assert len(imported["relayed"]) == len(imported["transactions"]) == 4
+    assert len(imported["relayed"]) == len(imported["transactions"]) == 1
     world.settle()
     assert all(node["on_chain"] for node in dso.grid_nodes(network="client grid"))
     assert [c["node_id"] for c in dso.grid_node(9002)["children"]] == [9003, 9004]
@@ -554,3 +556,128 @@ def test_client_imports_registers_and_maps(cast: GridWorld) -> None:
     assert fsp.asset(asset_id)["node_id"] == 9003
     assert fsp.node_proposal(asset_id)["confirmed_node_id"] == 9003
     assert asset_id in {a["id"] for a in dso.assets(status="mapped")}
+
+
+# --- batches (issue 7) -----------------------------------------------------------------
+
+
+def star_grid(offset: int, leaves: int, x: float) -> list[dict[str, Any]]:
+    root = {"node_id": offset + 1, "parent_id": 0, "name": "MV", "voltage_kv": 10, "x": x, "y": 5}
+    return [root] + [
+        {"node_id": offset + 2 + i, "parent_id": offset + 1, "name": f"H{i}", "voltage_kv": 0.4}
+        for i in range(leaves)
+    ]
+
+
+def test_a_large_import_is_a_few_batched_transactions_in_nonce_order(cast: GridWorld) -> None:
+    response = post(
+        cast.world, cast.other_dso, "/grid/import", {"nodes": star_grid(20_000, 149, 90.0)}
+    )
+    assert response.status_code == 201, response.text
+    transactions = response.json()["transactions"]
+    assert len(transactions) == 2  # 150 nodes, at most 100 per registerNodes
+    assert transactions[1]["nonce"] == transactions[0]["nonce"] + 1
+    assert all(tx["gas"] < 8_000_000 for tx in transactions)
+    relay_all(cast.world, cast.other_dso, transactions)
+    cast.world.settle()
+    stored = get(cast.world, cast.auditor, "/grid/nodes", limit=10_000).json()
+    mine = [node for node in stored if 20_000 < node["node_id"] <= 20_150]
+    assert len(mine) == 150 and all(node["on_chain"] for node in mine)
+
+
+def batch_body(serials: list[int], **changes: Any) -> dict[str, Any]:
+    return {"assets": [asset_body(meter_point(serial), **changes) for serial in serials]}
+
+
+def test_batch_registration_is_one_transaction_and_the_dso_maps_them_in_one(
+    cast: GridWorld,
+) -> None:
+    response = post(cast.world, cast.fsp, "/assets/batch", batch_body([201, 202, 203]))
+    assert response.status_code == 201, response.text
+    registered = response.json()
+    ids = [asset["id"] for asset in registered["assets"]]
+    assert len(ids) == 3 and {a["proposed_node_id"] for a in registered["assets"]} == {R11_NODE}
+    relay_all(cast.world, cast.fsp, [registered["transaction"]])
+    cast.world.settle()
+    assert all(
+        get(cast.world, cast.fsp, f"/assets/{i}").json()["status"] == "on_chain" for i in ids
+    )
+
+    before = counts(cast.world)
+    body = {"assets": [{"asset_id": i} for i in ids]}
+    denied = post(cast.world, cast.other_dso, "/assets/nodes", body)
+    assert denied.status_code == 403
+    assert denied.json()["detail"][0]["loc"] == ["body", "assets", "0", "asset_id"]
+    foreign = {
+        "assets": [{"asset_id": ids[0]}, {"asset_id": ids[1], "node_id": SECOND_GRID_OFFSET + 3}]
+    }
+    denied = post(cast.world, cast.dso, "/assets/nodes", foreign)
+    assert denied.status_code == 403
+    assert denied.json()["detail"][0]["loc"] == ["body", "assets", "1", "node_id"]
+    assert counts(cast.world) == before
+
+    body = {
+        "assets": [{"asset_id": ids[0]}, {"asset_id": ids[1], "node_id": 6}, {"asset_id": ids[2]}]
+    }
+    mapped = post(cast.world, cast.dso, "/assets/nodes", body)
+    assert mapped.status_code == 200, mapped.text
+    relay_all(cast.world, cast.dso, [mapped.json()["transaction"]])
+    cast.world.settle()
+    nodes = [get(cast.world, cast.fsp, f"/assets/{i}").json()["node_id"] for i in ids]
+    assert nodes == [R11_NODE, 6, R11_NODE]
+
+
+def test_a_mapped_asset_cannot_be_taken_to_another_operators_grid(cast: GridWorld) -> None:
+    """Once mapped, the asset's confirmed node decides who may move it, not its proposal."""
+    asset = register_asset(cast, 210, latitude=5.0, longitude=49.0)["asset"]  # second grid
+    assert asset["proposed_node_id"] == SECOND_GRID_OFFSET + 1
+    path = f"/assets/{asset['id']}/node"
+    mapped = post(cast.world, cast.other_dso, path, {"node_id": SECOND_GRID_OFFSET + 3})
+    assert mapped.status_code == 200, mapped.text
+    relay_all(cast.world, cast.other_dso, [mapped.json()["transaction"]])
+    cast.world.settle()
+    denied = post(cast.world, cast.dso, path, {"node_id": R11_NODE})
+    assert denied.status_code == 403
+    assert denied.json()["detail"][0]["loc"] == ["body", "asset_id"]
+
+
+BAD_BATCHES: list[tuple[str, Any, int, list[str]]] = [
+    ("empty", {"assets": []}, 422, ["assets"]),
+    ("too many", batch_body(list(range(300, 351))), 422, ["assets"]),
+    ("twice", batch_body([220, 221, 220]), 409, ["assets", "2", "meter_point_id"]),
+    ("taken", batch_body([222, 201]), 409, ["assets", "1", "meter_point_id"]),
+    (
+        "no capacity",
+        {"assets": [asset_body(meter_point(223), prequalified_up_kw=0, prequalified_down_kw=0)]},
+        422,
+        ["assets", "0", "prequalified_up_kw"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "loc"), [c[1:] for c in BAD_BATCHES], ids=[c[0] for c in BAD_BATCHES]
+)
+def test_a_bad_batch_names_the_item_and_stores_nothing(
+    cast: GridWorld, body: Any, status: int, loc: list[str]
+) -> None:
+    post(cast.world, cast.fsp, "/assets/batch", batch_body([201]))  # make sure 201 is taken
+    before = counts(cast.world)
+    response = post(cast.world, cast.fsp, "/assets/batch", body)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"][0]["loc"][: len(loc) + 1] == ["body", *loc]
+    assert counts(cast.world) == before
+
+
+def test_client_registers_and_maps_in_batches(cast: GridWorld) -> None:
+    world = cast.world
+    dso, fsp = client_of(world, cast.dso), client_of(world, cast.fsp)
+    bodies = [asset_body(meter_point(400 + i)) for i in range(60)]  # two requests of <= 50
+    registered = fsp.register_assets(bodies)
+    assert len(registered) == 60
+    world.settle()
+    mapped = dso.confirm_asset_nodes([(asset["id"], None) for asset in registered])
+    assert len(mapped) == 60
+    world.settle()
+    ids = {asset["id"] for asset in registered}
+    assert ids <= {a["id"] for a in dso.assets(status="mapped", limit=10_000)}
