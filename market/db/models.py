@@ -399,22 +399,3 @@ class ChainFlag(SQLModel, table=True):
 
 
 TABLES = (*TABLES, ChainFlag)
-
-
-class ChainFlag(SQLModel, table=True):
-    """A chain event the platform did not apply because it disagrees with the platform's
-    records (market.sync): for the market operator and auditors to look into."""
-
-    __tablename__ = "market_chain_flag"
-
-    id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(unique=True)  # the indexed_event row; flagged at most once
-    event: str = Field(index=True, max_length=64)
-    args: str  # the event's arguments as JSON
-    tx_hash: str = Field(max_length=66)
-    block_number: int = Field(sa_type=BigInteger)
-    reason: str = Field(max_length=500)
-    created_at: datetime = _created()
-
-
-TABLES = (*TABLES, ChainFlag)
