@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
+from flexledger.wiring import start_scheduler
 from market.assets import Technology
 from market.db.models import (
     ClearingRun,
@@ -153,6 +154,14 @@ def test_another_workers_claim_stops_the_run(cast: MarketCast) -> None:
     assert _runs(world, slot) == []
 
 
+def test_serve_starts_the_scheduler_unless_it_is_switched_off(world: PlatformWorld) -> None:
+    off = world.settings.model_copy(update={"scheduler": False})
+    assert start_scheduler(world.platform, off) is None
+    thread = start_scheduler(world.platform, world.settings)
+    assert thread is not None
+    thread.stop()
+
+
 def test_settlement_waits_for_the_metering_deadline_then_finalises(world: PlatformWorld) -> None:
     market = open_market(world, "Scheduled")
     [asset] = add_assets(market, [(Technology.HEAT_PUMP, 50.0)])
@@ -162,17 +171,17 @@ def test_settlement_waits_for_the_metering_deadline_then_finalises(world: Platfo
         "method": "nominated",
         "period_start": start,
         "slot_count": 4,
-        "values_kwh": [30.0] * 4,
+        "values_kwh": [10.0] * 4,  # within 50 kW x 15 min
         "market": "intraday",
     }
     response = world.client.post("/api/v1/baselines", json=nominated, headers=market.fsp.headers)
     assert response.status_code == 201, response.text
     world.settle()
-    [trade] = record_trades(market, [TradeSpec(asset, start, 4, 40_000, 21_337)])
+    [trade] = record_trades(market, [TradeSpec(asset, start, 4, 20_000, 21_337)])
     end = start + 4 * SLOT_SECONDS
     advance_past(world, end)
     readings = [
-        {"meter_point_id": asset.meter_point_id, "slot_start": start + i * 900, "energy_kwh": 20}
+        {"meter_point_id": asset.meter_point_id, "slot_start": start + i * 900, "energy_kwh": 8}
         for i in range(4)
     ]
     stored = world.client.post(
