@@ -29,7 +29,7 @@ from oracle.identity import (
 from oracle.indexer.models import IndexedEvent
 from oracle.payloads import OrderFields
 from oracle.service import OracleService
-from oracle.settlement_math import traded_energy_wh
+from oracle.settlement_math import attested_settlements, traded_energy_wh
 from oracle.types import SLOT_SECONDS, Address, ChainId, Direction, Role, Side
 
 GRID_NODES: tuple[tuple[int, int], ...] = (
@@ -445,8 +445,8 @@ class MarketDay:
         self.oracle.index()
         final: dict[int, dict[str, int]] = {}
         for event in self.oracle.indexer.events():
-            if event.event in ("SettlementAttested", "SettlementResolved"):
-                final[_args(event)["tradeId"]] = _args(event)
+            for settled in attested_settlements(event.event, _args(event)):
+                final[int(settled["tradeId"])] = settled
         rows = []
         for trade in trades:
             settled = final[trade["trade_id"]]

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from market import registry_sync
 from market.db.models import (
+    Asset,
+    AssetStatus,
     Baseline,
-    ChainFlag,
+    GridNode,
     MarketOrder,
     MarketTrade,
     OrderStatus,
@@ -29,6 +30,7 @@ from market.db.models import (
 )
 from oracle.indexer.models import IndexedEvent
 from oracle.service import OracleService
+from oracle.settlement_math import attested_settlements
 
 CURSOR = "events"
 BATCH = 2000
@@ -40,7 +42,6 @@ Handler = Callable[[Session, dict[str, Any]], None]
 class SyncReport:
     applied: int = 0
     by_event: dict[str, int] = field(default_factory=dict)
-    flagged: int = 0  # registry events that disagree with the platform (market_chain_flag)
 
 
 class EventSync:
@@ -49,9 +50,14 @@ class EventSync:
         self.chain_id = oracle.suite.chain_id
         self.handlers: dict[str, Handler] = {
             "RoleGranted": _role_granted,
+            "NodeRegistered": _node_registered,
+            "AssetRegistered": _asset_registered,
+            "AssetNodeConfirmed": _asset_node_confirmed,
+            "AssetRetired": _asset_retired,
             "OrderCancelled": _order_cancelled,
             "TradeRecorded": _trade_recorded,
             "SettlementAttested": _settled,
+            "SettlementsAttested": _settled_batch,
             "SettlementResolved": _settled,
             "SettlementFinalised": _finalised,
             "BaselineLocked": _baseline_locked,
@@ -75,43 +81,16 @@ class EventSync:
                 .limit(BATCH)
             ).all()
             for event in events:
-                self._apply(session, event, report)
+                handler = self.handlers.get(event.event)
+                if handler is not None:
+                    handler(session, json.loads(event.args))
+                    report.applied += 1
+                    report.by_event[event.event] = report.by_event.get(event.event, 0) + 1
                 assert event.id is not None
                 cursor.last_event_id = event.id
             session.add(cursor)
             session.commit()  # the rows and the cursor move together
             return len(events)
-
-    def _apply(self, session: Session, event: IndexedEvent, report: SyncReport) -> None:
-        """Apply one event; a registry event that disagrees with the platform is flagged
-        instead (:mod:`market.registry_sync`)."""
-        args = json.loads(event.args)
-        checked = registry_sync.CHECKED.get(event.event)
-        if checked is not None:
-            reason = checked(session, args)
-            if reason is not None:
-                session.add(_flag(event, reason))
-                report.flagged += 1
-                return
-        else:
-            handler = self.handlers.get(event.event)
-            if handler is None:
-                return
-            handler(session, args)
-        report.applied += 1
-        report.by_event[event.event] = report.by_event.get(event.event, 0) + 1
-
-
-def _flag(event: IndexedEvent, reason: str) -> ChainFlag:
-    assert event.id is not None
-    return ChainFlag(
-        event_id=event.id,
-        event=event.event,
-        args=event.args,
-        tx_hash=event.tx_hash,
-        block_number=event.block_number,
-        reason=reason[:500],
-    )
 
 
 def _role_granted(session: Session, args: dict[str, Any]) -> None:
@@ -121,6 +100,35 @@ def _role_granted(session: Session, args: dict[str, Any]) -> None:
     if organisation is not None and organisation.status == OrganisationStatus.APPROVED:
         organisation.status = OrganisationStatus.ACTIVE
         session.add(organisation)
+
+
+def _node_registered(session: Session, args: dict[str, Any]) -> None:
+    node = session.get(GridNode, int(args["nodeId"]))
+    if node is not None:
+        node.on_chain = True
+        session.add(node)
+
+
+def _asset_registered(session: Session, args: dict[str, Any]) -> None:
+    asset = session.get(Asset, args["asset"])
+    if asset is not None and asset.status == AssetStatus.REGISTERED:
+        asset.status = AssetStatus.ON_CHAIN
+        session.add(asset)
+
+
+def _asset_node_confirmed(session: Session, args: dict[str, Any]) -> None:
+    asset = session.get(Asset, args["asset"])
+    if asset is not None:
+        asset.node_id = int(args["nodeId"])
+        asset.status = AssetStatus.MAPPED
+        session.add(asset)
+
+
+def _asset_retired(session: Session, args: dict[str, Any]) -> None:
+    asset = session.get(Asset, args["asset"])
+    if asset is not None:
+        asset.status = AssetStatus.RETIRED
+        session.add(asset)
 
 
 def _order_cancelled(session: Session, args: dict[str, Any]) -> None:
@@ -143,6 +151,12 @@ def _trade_recorded(session: Session, args: dict[str, Any]) -> None:
         trade.chain_trade_id = int(args["tradeId"])
         trade.status = TradeStatus.RECORDED
         session.add(trade)
+
+
+def _settled_batch(session: Session, args: dict[str, Any]) -> None:
+    """``attestBatch`` logs one packed event for the whole batch: apply each settlement."""
+    for settlement in attested_settlements("SettlementsAttested", args):
+        _settled(session, settlement)
 
 
 def _settled(session: Session, args: dict[str, Any]) -> None:

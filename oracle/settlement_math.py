@@ -12,7 +12,9 @@ per MWh, euro cents); divisions round down, as Solidity's do.
 * penalty     = price × penalty_factor_bps / 10⁴ × shortfall / 10⁶   [cents]
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from oracle.types import SLOT_SECONDS, Direction
 
@@ -61,3 +63,50 @@ def settle(
         payment_cents=price_cents_per_mwh * delivered // WH_PER_MWH,
         penalty_cents=penalty_rate * shortfall // WH_PER_MWH,
     )
+
+
+# -- SettlementsAttested records (FlexSettlement.attestBatch) ------------------------------
+# Two words per trade, see IFlexSettlement.SettlementsAttested:
+#   word 2i:   tradeId (bits 192-255) | baselineWh (128-191) | meteredWh (64-127) | deliveredWh
+#   word 2i+1: tradedWh (192-255) | paymentCents (96-191) | penaltyCents (0-95)
+_U64 = (1 << 64) - 1
+_U96 = (1 << 96) - 1
+
+
+def unpack_attested_records(records: list[int]) -> list[dict[str, int]]:
+    """The per-trade settlements of one ``SettlementsAttested`` log, keyed like the fields
+    of ``SettlementAttested`` (tradeId, baselineWh, ..., penaltyCents), so that every reader
+    of attested settlements handles both events alike. A record list of odd length is
+    malformed: :class:`ValueError`."""
+    if len(records) % 2:
+        raise ValueError(f"{len(records)} record words: a settlement takes two")
+    unpacked = []
+    for first, second in zip(records[::2], records[1::2], strict=True):
+        traded_wh, delivered_wh = second >> 192, first & _U64
+        unpacked.append(
+            {
+                "tradeId": first >> 192,
+                "baselineWh": (first >> 128) & _U64,
+                "meteredWh": (first >> 64) & _U64,
+                "deliveredWh": delivered_wh,
+                "tradedWh": traded_wh,
+                "shortfallWh": traded_wh - delivered_wh,
+                "paymentCents": (second >> 96) & _U96,
+                "penaltyCents": second & _U96,
+            }
+        )
+    return unpacked
+
+
+def attested_settlements(event_name: str, args: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The settlements an attestation event carries, each with ``tradeId``, the energies and
+    amounts of ``SettlementAttested`` and the event's ``penaltyFactorBps``: one for
+    ``SettlementAttested`` or ``SettlementResolved``, one per trade for ``SettlementsAttested``,
+    none for any other event."""
+    if event_name in ("SettlementAttested", "SettlementResolved"):
+        return [dict(args)]
+    if event_name != "SettlementsAttested":
+        return []
+    records = [int(word) for word in cast(list[int], args["records"])]
+    extra = {"oracle": args["oracle"], "penaltyFactorBps": args["penaltyFactorBps"]}
+    return [record | extra for record in unpack_attested_records(records)]

@@ -39,6 +39,8 @@ contract FlexMarket is IFlexMarket, EIP712 {
     uint256 public constant MAX_PROOF_LENGTH = 16;
     /// @notice Most trades in one {recordTrades}.
     uint256 public constant MAX_TRADES_PER_BATCH = 8;
+    /// @notice Most slots one order covers (a day): bounds the per-slot capacity loop of a trade.
+    uint256 public constant MAX_SLOT_COUNT = 96;
 
     uint8 private constant _MARKET_OPERATOR = 1;
     uint8 private constant _DSO = 2;
@@ -47,6 +49,9 @@ contract FlexMarket is IFlexMarket, EIP712 {
     uint8 private constant _ORACLE = 5;
     uint8 private constant _BUY = 0;
     uint8 private constant _SELL = 1;
+    uint8 private constant _DOWN = 1;
+    uint256 private constant _LANE_BITS = 32;
+    uint256 private constant _LANE_MASK = 0xffffffff;
 
     /**
      * @dev Per-order state, created at first fill or at cancellation.
@@ -66,6 +71,9 @@ contract FlexMarket is IFlexMarket, EIP712 {
     mapping(bytes32 root => uint256 committedAt) private _batches;
     mapping(uint256 tradeId => Trade) private _trades;
     uint256 private _tradeCount;
+    /// @dev Power sold per asset, direction and slot, W: eight 32-bit lanes (eight consecutive
+    /// slots) per word, keyed by (slotIndex / 8) * 2 + direction, slotIndex = slotStart / 900.
+    mapping(address asset => mapping(uint256 key => uint256 lanes)) private _soldW;
 
     /**
      * @notice Binds the market to its registries.
@@ -90,7 +98,9 @@ contract FlexMarket is IFlexMarket, EIP712 {
         uint256 bits = _nonceBitmap[order.maker][word];
         if (bits & bit != 0) revert NonceAlreadyUsed(order.maker, order.nonce);
         _nonceBitmap[order.maker][word] = bits | bit;
-        emit OrderPlaced(orderHash, order.maker, order, signature);
+        // The order and its signature are this transaction's calldata, and every trade's log
+        // repeats them in full; the log names the hash only.
+        emit OrderPlaced(orderHash, order.maker);
     }
 
     /// @inheritdoc IFlexMarket
@@ -190,6 +200,13 @@ contract FlexMarket is IFlexMarket, EIP712 {
     }
 
     /// @inheritdoc IFlexMarket
+    function soldPowerW(address asset, uint8 direction, uint64 slotStart) external view returns (uint32) {
+        uint256 slotIndex = slotStart / SLOT_SECONDS;
+        uint256 lanes = _soldW[asset][((slotIndex >> 3) << 1) | (direction & 1)];
+        return uint32(lanes >> ((slotIndex & 7) * _LANE_BITS));
+    }
+
+    /// @inheritdoc IFlexMarket
     function batchCommittedAt(bytes32 root) external view returns (uint256) {
         return _batches[root];
     }
@@ -231,8 +248,11 @@ contract FlexMarket is IFlexMarket, EIP712 {
         uint32 buyFilledW = _checkFill(buyHash, buy.order, powerW);
         uint32 sellFilledW = _checkFill(sellHash, sell.order, powerW);
 
+        uint256 capacityW = _sellCapacityW(sell.order);
+
         _fill(buyHash, buy.order, buyFilledW);
         _fill(sellHash, sell.order, sellFilledW);
+        _reserveCapacity(sell.order, powerW, capacityW);
         tradeId = ++_tradeCount;
         _trades[tradeId] = Trade(
             TradeTerms(
@@ -310,6 +330,7 @@ contract FlexMarket is IFlexMarket, EIP712 {
         if (minPowerW > powerW) revert MinPowerAbovePower(orderHash, minPowerW, powerW);
         if (!order.divisible && minPowerW != powerW) revert IndivisibleMinPower(orderHash, minPowerW, powerW);
         if (order.slotCount == 0) revert ZeroSlotCount(orderHash);
+        if (order.slotCount > MAX_SLOT_COUNT) revert TooManySlots(orderHash, order.slotCount, MAX_SLOT_COUNT);
         if (order.slotStart % SLOT_SECONDS != 0) revert SlotNotAligned(orderHash, order.slotStart);
         if (order.expiry <= block.timestamp) revert OrderExpired(orderHash, order.expiry, block.timestamp);
     }
@@ -379,6 +400,42 @@ contract FlexMarket is IFlexMarket, EIP712 {
         // powerW <= remainingW = order.powerW - filledW, so the sum is at most order.powerW.
         unchecked {
             return filledW + powerW;
+        }
+    }
+
+    /**
+     * @dev The sell asset's prequalified capacity in the order's direction, W (GridRegistry).
+     */
+    function _sellCapacityW(Order calldata sell) private view returns (uint256) {
+        IGridRegistry.Asset memory registered = _grid.asset(sell.asset);
+        return sell.direction == _DOWN ? registered.downW : registered.upW;
+    }
+
+    /**
+     * @dev Adds `powerW` to the power sold from the sell's asset in each of its slots and
+     * direction; reverts with {CapacityExceeded} where the sum would pass `capacityW`. One
+     * storage word holds eight consecutive slots, so a trade of n slots touches at most
+     * n / 8 + 2 words; n <= MAX_SLOT_COUNT bounds the loop.
+     */
+    function _reserveCapacity(Order calldata sell, uint32 powerW, uint256 capacityW) private {
+        mapping(uint256 key => uint256 lanes) storage sold = _soldW[sell.asset];
+        uint256 slot = sell.slotStart / SLOT_SECONDS;
+        uint256 end = slot + sell.slotCount;
+        uint256 direction = sell.direction;
+        while (slot < end) {
+            uint256 key = ((slot >> 3) << 1) | direction;
+            uint256 wordEnd = ((slot >> 3) + 1) << 3;
+            if (wordEnd > end) wordEnd = end;
+            uint256 lanes = sold[key];
+            for (; slot < wordEnd; ++slot) {
+                uint256 shift = (slot & 7) * _LANE_BITS;
+                uint256 totalW = ((lanes >> shift) & _LANE_MASK) + powerW;
+                if (totalW > capacityW) {
+                    revert CapacityExceeded(sell.asset, sell.direction, uint64(slot * SLOT_SECONDS), totalW, capacityW);
+                }
+                lanes = (lanes & ~(_LANE_MASK << shift)) | (totalW << shift);
+            }
+            sold[key] = lanes;
         }
     }
 

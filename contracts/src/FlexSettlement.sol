@@ -28,10 +28,22 @@ contract FlexSettlement is IFlexSettlement {
     uint256 private constant _BPS = 10_000;
 
     /**
-     * @dev Settable parameters; one slot.
+     * @dev Settable parameters; one slot. The windows apply to trades from `windowsFromTradeId`
+     * on; earlier trades keep the windows in force when they were recorded ({_windowHistory}).
      */
     struct Config {
         uint16 penaltyFactorBps;
+        uint32 attestationWindowS;
+        uint32 disputeWindowS;
+        uint64 windowsFromTradeId;
+        uint32 windowHistoryLength;
+    }
+
+    /**
+     * @dev Windows that applied to trades from `fromTradeId` until the next entry; one slot.
+     */
+    struct WindowSet {
+        uint64 fromTradeId;
         uint32 attestationWindowS;
         uint32 disputeWindowS;
     }
@@ -41,6 +53,7 @@ contract FlexSettlement is IFlexSettlement {
     IDIDRegistry private immutable _dids;
 
     Config private _config;
+    mapping(uint256 index => WindowSet) private _windowHistory;
     mapping(uint256 word => uint256 bits) private _attested;
     mapping(uint256 word => uint256 bits) private _disputed;
     mapping(uint256 word => uint256 bits) private _finalised;
@@ -65,15 +78,17 @@ contract FlexSettlement is IFlexSettlement {
         _dids = market_.didRegistry();
         _checkPenaltyFactor(penaltyFactorBps_);
         _checkWindows(attestationWindowS_, disputeWindowS_);
-        _config = Config(penaltyFactorBps_, attestationWindowS_, disputeWindowS_);
+        _config = Config(penaltyFactorBps_, attestationWindowS_, disputeWindowS_, 0, 0);
         emit PenaltyFactorChanged(0, penaltyFactorBps_, msg.sender);
-        emit WindowsChanged(attestationWindowS_, disputeWindowS_, msg.sender);
+        emit WindowsChanged(attestationWindowS_, disputeWindowS_, 0, msg.sender);
     }
 
     /// @inheritdoc IFlexSettlement
     function attest(Attestation calldata attestation) external {
         _checkRole(_ORACLE);
-        _attest(attestation, _config);
+        Config memory config = _config;
+        (uint256 packed, uint256 deadline) = _markAttested(attestation.tradeId, config);
+        _emitAttested(attestation, packed, config.penaltyFactorBps, deadline);
     }
 
     /// @inheritdoc IFlexSettlement
@@ -82,9 +97,19 @@ contract FlexSettlement is IFlexSettlement {
         uint256 count = attestations.length;
         _checkBatchSize(count);
         Config memory config = _config;
-        for (uint256 i = 0; i < count; ++i) {
-            _attest(attestations[i], config);
+        uint256[] memory records = new uint256[](count * 2);
+        for (uint256 i = 0; i < count; ) {
+            Attestation calldata attestation = attestations[i];
+            (uint256 packed, ) = _markAttested(attestation.tradeId, config);
+            (uint256 first, uint256 second) = _record(attestation, packed, config.penaltyFactorBps);
+            // i < count <= MAX_BATCH: no overflow; 2i + 1 < records.length.
+            unchecked {
+                records[2 * i] = first;
+                records[2 * i + 1] = second;
+                ++i;
+            }
         }
+        emit SettlementsAttested(msg.sender, config.penaltyFactorBps, records);
     }
 
     /// @inheritdoc IFlexSettlement
@@ -92,7 +117,7 @@ contract FlexSettlement is IFlexSettlement {
         (uint256 word, uint256 mask) = _position(tradeId);
         if (_attested[word] & mask == 0) revert NotAttested(tradeId);
         if (_disputed[word] & mask != 0) revert AlreadyDisputed(tradeId);
-        uint256 deadline = _deadline(_terms(tradeId), _config);
+        uint256 deadline = _deadline(tradeId, _terms(tradeId), _config);
         if (block.timestamp >= deadline) revert DisputeWindowClosed(tradeId, deadline, block.timestamp);
         IFlexMarket.Trade memory traded = _market.trade(tradeId);
         if (msg.sender != _dids.identityOwner(traded.buyer) && msg.sender != _dids.identityOwner(traded.seller)) {
@@ -154,9 +179,22 @@ contract FlexSettlement is IFlexSettlement {
     function setWindows(uint32 attestationWindowS_, uint32 disputeWindowS_) external {
         _checkRole(_MARKET_OPERATOR);
         _checkWindows(attestationWindowS_, disputeWindowS_);
-        _config.attestationWindowS = attestationWindowS_;
-        _config.disputeWindowS = disputeWindowS_;
-        emit WindowsChanged(attestationWindowS_, disputeWindowS_, msg.sender);
+        // Trade ids are consecutive: the new windows apply to the trades recorded from now on.
+        uint64 fromTradeId = uint64(_market.tradeCount() + 1);
+        Config memory config = _config;
+        if (config.windowsFromTradeId != fromTradeId) {
+            _windowHistory[config.windowHistoryLength] = WindowSet(
+                config.windowsFromTradeId,
+                config.attestationWindowS,
+                config.disputeWindowS
+            );
+            ++config.windowHistoryLength;
+            config.windowsFromTradeId = fromTradeId;
+        }
+        config.attestationWindowS = attestationWindowS_;
+        config.disputeWindowS = disputeWindowS_;
+        _config = config;
+        emit WindowsChanged(attestationWindowS_, disputeWindowS_, fromTradeId, msg.sender);
     }
 
     /// @inheritdoc IFlexSettlement
@@ -190,7 +228,12 @@ contract FlexSettlement is IFlexSettlement {
 
     /// @inheritdoc IFlexSettlement
     function disputeDeadline(uint256 tradeId) external view returns (uint256) {
-        return _deadline(_existingTerms(tradeId), _config);
+        return _deadline(tradeId, _existingTerms(tradeId), _config);
+    }
+
+    /// @inheritdoc IFlexSettlement
+    function windowsOf(uint256 tradeId) external view returns (uint32 attestationWindowS_, uint32 disputeWindowS_) {
+        return _windowsOf(tradeId, _config);
     }
 
     /// @inheritdoc IFlexSettlement
@@ -235,22 +278,79 @@ contract FlexSettlement is IFlexSettlement {
     }
 
     /**
-     * @dev Checks timing and uniqueness, sets the attested bit and emits the computed settlement.
-     * Works on the packed terms word and stack values only: this is the per-trade hot path.
+     * @dev Checks timing and uniqueness and sets the attested bit; returns the trade's packed
+     * terms and its dispute deadline. Works on the packed terms word and stack values only: this
+     * is the per-trade hot path.
      */
-    function _attest(Attestation calldata attestation, Config memory config) private {
-        uint256 tradeId = attestation.tradeId;
-        uint256 packed = _market.packedTradeTerms(tradeId);
+    function _markAttested(
+        uint256 tradeId,
+        Config memory config
+    ) private returns (uint256 packed, uint256 deadline) {
+        packed = _packedTerms(tradeId);
         if (uint32(packed >> 88) == 0) revert UnknownTrade(tradeId);
         (uint256 word, uint256 mask) = _position(tradeId);
         uint256 bits = _attested[word];
         if (bits & mask != 0) revert AlreadyAttested(tradeId);
-        uint256 deliveryEnd = uint256(uint64(packed >> 8)) + uint256(uint16(packed >> 72)) * _SLOT_SECONDS;
+        (uint32 attestationWindow, uint32 disputeWindow) = _windowsOf(tradeId, config);
+        uint256 deliveryEnd;
+        uint256 closesAt;
+        // Sums of a uint64, a uint16 times 900 and two uint32: far below 2^256.
+        unchecked {
+            deliveryEnd = uint256(uint64(packed >> 8)) + uint256(uint16(packed >> 72)) * _SLOT_SECONDS;
+            closesAt = deliveryEnd + attestationWindow;
+            deadline = closesAt + disputeWindow;
+        }
         if (block.timestamp < deliveryEnd) revert AttestationTooEarly(tradeId, deliveryEnd, block.timestamp);
-        uint256 closesAt = deliveryEnd + config.attestationWindowS;
         if (block.timestamp > closesAt) revert AttestationWindowClosed(tradeId, closesAt, block.timestamp);
         _attested[word] = bits | mask;
-        _emitAttested(attestation, packed, config.penaltyFactorBps, closesAt + config.disputeWindowS);
+    }
+
+    /**
+     * @dev {IFlexMarket-packedTradeTerms} by a bare staticcall into scratch memory: the market
+     * is the immutable one bound at construction, so no code-size check or ABI decoder is needed.
+     */
+    function _packedTerms(uint256 tradeId) private view returns (uint256 packed) {
+        address market_ = address(_market);
+        bytes4 selector = IFlexMarket.packedTradeTerms.selector;
+        assembly ("memory-safe") {
+            mstore(0x00, selector)
+            mstore(0x04, tradeId)
+            if iszero(staticcall(gas(), market_, 0x00, 0x24, 0x00, 0x20)) {
+                returndatacopy(0x00, 0x00, returndatasize())
+                revert(0x00, returndatasize())
+            }
+            if lt(returndatasize(), 0x20) {
+                revert(0x00, 0x00)
+            }
+            packed := mload(0x00)
+        }
+    }
+
+    /**
+     * @dev One trade's two words of {SettlementsAttested} (layout in {IFlexSettlement}). The
+     * trade exists, so its id is below 2^64; the amounts fit their fields by their bounds
+     * (tradedWh < 2^46, paymentCents < 2^76, penaltyCents < 2^80).
+     */
+    function _record(
+        Attestation calldata attestation,
+        uint256 packed,
+        uint16 factorBps
+    ) private pure returns (uint256 first, uint256 second) {
+        (uint64 tradedWh, uint64 deliveredWh, , uint256 paymentCents, uint256 penaltyCents) = _compute(
+            uint8(packed),
+            uint16(packed >> 72),
+            uint32(packed >> 88),
+            uint32(packed >> 120),
+            attestation.baselineWh,
+            attestation.meteredWh,
+            factorBps
+        );
+        first =
+            (attestation.tradeId << 192) |
+            (uint256(attestation.baselineWh) << 128) |
+            (uint256(attestation.meteredWh) << 64) |
+            deliveredWh;
+        second = (uint256(tradedWh) << 192) | (paymentCents << 96) | penaltyCents;
     }
 
     /**
@@ -295,7 +395,7 @@ contract FlexSettlement is IFlexSettlement {
         if (_disputed[word] & mask != 0) revert AlreadyDisputed(tradeId);
         uint256 bits = _finalised[word];
         if (bits & mask != 0) revert AlreadyFinalised(tradeId);
-        uint256 deadline = _deadline(_terms(tradeId), config);
+        uint256 deadline = _deadline(tradeId, _terms(tradeId), config);
         if (block.timestamp < deadline) revert DisputeWindowOpen(tradeId, deadline, block.timestamp);
         _finalised[word] = bits | mask;
         emit SettlementFinalised(tradeId, msg.sender);
@@ -382,11 +482,14 @@ contract FlexSettlement is IFlexSettlement {
         unchecked {
             shortfallWh = tradedWh - deliveredWh;
         }
-        paymentCents = (uint256(priceCentsPerMWh) * deliveredWh) / _WH_PER_MWH;
-        // The penalty rate is published in the price's own unit (cents/MWh, rounded down) and
-        // then applied to the shortfall; the rounding of the rate is part of the rule.
-        // slither-disable-next-line divide-before-multiply
-        penaltyCents = (((uint256(priceCentsPerMWh) * factorBps) / _BPS) * shortfallWh) / _WH_PER_MWH;
+        // Products of a uint32 and a uint64 (times a uint16): below 2^112, no overflow.
+        unchecked {
+            paymentCents = (uint256(priceCentsPerMWh) * deliveredWh) / _WH_PER_MWH;
+            // The penalty rate is published in the price's own unit (cents/MWh, rounded down)
+            // and then applied to the shortfall; the rounding of the rate is part of the rule.
+            // slither-disable-next-line divide-before-multiply
+            penaltyCents = (((uint256(priceCentsPerMWh) * factorBps) / _BPS) * shortfallWh) / _WH_PER_MWH;
+        }
     }
 
     /**
@@ -397,10 +500,39 @@ contract FlexSettlement is IFlexSettlement {
     }
 
     /**
-     * @dev The dispute deadline: delivery end + attestation window + dispute window.
+     * @dev The dispute deadline: delivery end + the trade's attestation and dispute windows.
      */
-    function _deadline(IFlexMarket.TradeTerms memory terms, Config memory config) private pure returns (uint256) {
-        return _deliveryEnd(terms) + config.attestationWindowS + config.disputeWindowS;
+    function _deadline(
+        uint256 tradeId,
+        IFlexMarket.TradeTerms memory terms,
+        Config memory config
+    ) private view returns (uint256) {
+        (uint32 attestationWindow, uint32 disputeWindow) = _windowsOf(tradeId, config);
+        return _deliveryEnd(terms) + attestationWindow + disputeWindow;
+    }
+
+    /**
+     * @dev The windows of trade `tradeId`: the current ones from `windowsFromTradeId` on (no
+     * storage read), else the last history entry starting at or before it (binary search: at
+     * most 32 reads, the history holding fewer than 2^32 entries; entry 0 starts at trade 0).
+     */
+    function _windowsOf(
+        uint256 tradeId,
+        Config memory config
+    ) private view returns (uint32 attestationWindowS_, uint32 disputeWindowS_) {
+        if (tradeId >= config.windowsFromTradeId) return (config.attestationWindowS, config.disputeWindowS);
+        uint256 low = 0;
+        uint256 high = config.windowHistoryLength;
+        while (high - low > 1) {
+            uint256 middle = (low + high) >> 1;
+            if (_windowHistory[middle].fromTradeId <= tradeId) {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        WindowSet memory windows = _windowHistory[low];
+        return (windows.attestationWindowS, windows.disputeWindowS);
     }
 
     /**

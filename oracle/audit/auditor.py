@@ -28,7 +28,7 @@ from oracle.events import DecodedEvent, EventDecoder, MalformedEventError, as_in
 from oracle.manifest import Manifest
 from oracle.merkle import verify_proof
 from oracle.order_hashing import domain_separator, order_hash, recover_signer
-from oracle.settlement_math import settle
+from oracle.settlement_math import settle, unpack_attested_records
 from oracle.types import Role, Side
 
 ZERO_ROOT = b"\x00" * 32
@@ -61,6 +61,7 @@ class Auditor:
             "AssetRegistered": self._on_asset_registered,
             "AssetNodeConfirmed": self._on_asset_node_confirmed,
             "AssetRetired": self._on_asset_retired,
+            "AssetCapacityUpdated": self._on_asset_capacity,
             "OrderPlaced": self._on_order_placed,
             "OrderBatchCommitted": self._on_batch_committed,
             "OrderCancelled": self._on_order_cancelled,
@@ -68,6 +69,7 @@ class Auditor:
             "PenaltyFactorChanged": self._on_penalty_factor,
             "WindowsChanged": self._on_windows,
             "SettlementAttested": self._on_attested,
+            "SettlementsAttested": self._on_attested_batch,
             "SettlementDisputed": self._on_disputed,
             "SettlementResolved": self._on_resolved,
             "SettlementFinalised": self._on_finalised,
@@ -153,7 +155,16 @@ class Auditor:
         self.state.node_parents[int(event.args["nodeId"])] = int(event.args["parentId"])
 
     def _on_asset_registered(self, event: DecodedEvent, _: int) -> None:
-        self.state.assets[event.args["asset"].lower()] = AssetState(owner=event.args["owner"])
+        self.state.assets[event.args["asset"].lower()] = AssetState(
+            owner=event.args["owner"],
+            up_w=int(event.args["upW"]),
+            down_w=int(event.args["downW"]),
+        )
+
+    def _on_asset_capacity(self, event: DecodedEvent, _: int) -> None:
+        asset = self.state.assets.get(event.args["asset"].lower())
+        if asset is not None:
+            asset.up_w, asset.down_w = int(event.args["upW"]), int(event.args["downW"])
 
     def _on_asset_node_confirmed(self, event: DecodedEvent, _: int) -> None:
         asset = self.state.assets.get(event.args["asset"].lower())
@@ -167,14 +178,10 @@ class Auditor:
 
     # -- orders and trades ---------------------------------------------------------------
 
-    def _on_order_placed(self, event: DecodedEvent, timestamp: int) -> None:
-        digest = order_hash(event.args["order"], self.separator)
-        if digest != event.args["orderHash"]:
-            self._mismatch(event, "placed order", "order hash", digest, event.args["orderHash"])
-        self._check_signature(
-            event, "placed order", event.args["order"], event.args["signature"], digest
-        )
-        self.state.placed_orders.add(digest)
+    def _on_order_placed(self, event: DecodedEvent, _: int) -> None:
+        # The log names the hash only; the order, its signature, role and asset are checked
+        # at its trades, whose logs carry it in full.
+        self.state.placed_orders.add(event.args["orderHash"])
 
     def _on_batch_committed(self, event: DecodedEvent, _: int) -> None:
         self.state.committed_roots.add(event.args["root"])
@@ -198,7 +205,13 @@ class Auditor:
         self._check_fills(
             event, subject, (buy, event.args["buyHash"]), (sell, event.args["sellHash"]), power
         )
+        self._check_capacity(event, subject, sell["order"], power)
         order = buy["order"]
+        if trade_id != self.state.trade_count + 1:
+            self._mismatch(
+                event, subject, "consecutive trade id", self.state.trade_count + 1, trade_id
+            )
+        self.state.trade_count = max(self.state.trade_count, trade_id)
         self.state.trades[trade_id] = TradeTerms(
             direction=int(order["direction"]),
             slot_start=int(order["slotStart"]),
@@ -207,7 +220,25 @@ class Auditor:
             price_cents_per_mwh=price,
             buyer=order["maker"],
             seller=sell["order"]["maker"],
+            attestation_window_s=self.state.attestation_window_s,
+            dispute_window_s=self.state.dispute_window_s,
         )
+
+    def _check_capacity(
+        self, event: DecodedEvent, subject: str, sell: dict[str, Any], power: int
+    ) -> None:
+        """The power sold from one asset per slot and direction stays within its capacity."""
+        asset_id, direction = sell["asset"].lower(), int(sell["direction"])
+        asset = self.state.assets.get(asset_id)
+        capacity_w = asset.capacity_w(direction) if asset is not None else 0
+        first = int(sell["slotStart"]) // 900
+        for slot in range(first, first + int(sell["slotCount"])):
+            key = (asset_id, direction, slot)
+            sold_w = self.state.sold_w.get(key, 0) + power
+            if sold_w > capacity_w:
+                where = f"{subject} asset {sell['asset']} slot {slot * 900} direction {direction}"
+                self._mismatch(event, where, "sold power within capacity", capacity_w, sold_w)
+            self.state.sold_w[key] = sold_w
 
     def _check_trade_order(
         self,
@@ -336,47 +367,75 @@ class Auditor:
         self.state.penalty_factor_bps = int(event.args["penaltyFactorBps"])
 
     def _on_windows(self, event: DecodedEvent, _: int) -> None:
+        # New windows apply to the trades recorded after the change, never to earlier ones.
+        expected = self.state.trade_count + 1 if self.state.windows_events else 0
+        if int(event.args["fromTradeId"]) != expected:
+            self._mismatch(
+                event, "windows", "apply from the next trade", expected, event.args["fromTradeId"]
+            )
+        self.state.windows_events += 1
         self.state.attestation_window_s = int(event.args["attestationWindowS"])
         self.state.dispute_window_s = int(event.args["disputeWindowS"])
 
     def _on_attested(self, event: DecodedEvent, timestamp: int) -> None:
-        self._report.settlements += 1
-        trade_id = int(event.args["tradeId"])
-        subject = f"settlement {trade_id}"
-        terms = self.state.trades.get(trade_id)
-        if terms is None:
-            self._mismatch(event, subject, "trade exists", trade_id, "unknown")
-            return
-        settlement = self.state.settlements.setdefault(trade_id, SettlementState())
-        if settlement.attested:
-            self._mismatch(event, subject, "settled once", 1, 2)
-        if not self.state.has_role(event.args["oracle"], Role.ORACLE, timestamp):
-            self._mismatch(event, subject, "attested by an oracle", "ORACLE", event.args["oracle"])
-        self._check_attestation_time(event, subject, terms, timestamp)
-        self._check_outcome(event, subject, terms)
-        settlement.attested = True
-        settlement.deadline = (
-            terms.delivery_end + self.state.attestation_window_s + self.state.dispute_window_s
-        )
-        if int(event.args["disputeDeadline"]) != settlement.deadline:
+        settlement = self._attest_one(event, event.args, event.args["oracle"], timestamp)
+        if settlement is not None and int(event.args["disputeDeadline"]) != settlement.deadline:
             self._mismatch(
                 event,
-                subject,
+                f"settlement {event.args['tradeId']}",
                 "dispute deadline",
                 settlement.deadline,
                 event.args["disputeDeadline"],
             )
 
+    def _on_attested_batch(self, event: DecodedEvent, timestamp: int) -> None:
+        try:
+            records = unpack_attested_records([int(word) for word in event.args["records"]])
+        except ValueError as error:
+            self._mismatch(
+                event, "attestation batch", "two words per settlement", "even", str(error)
+            )
+            return
+        factor = {"penaltyFactorBps": event.args["penaltyFactorBps"]}
+        for record in records:
+            self._attest_one(event, record | factor, event.args["oracle"], timestamp)
+
+    def _attest_one(
+        self, event: DecodedEvent, args: dict[str, Any], oracle: str, timestamp: int
+    ) -> SettlementState | None:
+        self._report.settlements += 1
+        trade_id = int(args["tradeId"])
+        subject = f"settlement {trade_id}"
+        terms = self.state.trades.get(trade_id)
+        if terms is None:
+            self._mismatch(event, subject, "trade exists", trade_id, "unknown")
+            return None
+        settlement = self.state.settlements.setdefault(trade_id, SettlementState())
+        if settlement.attested:
+            self._mismatch(event, subject, "settled once", 1, 2)
+        if not self.state.has_role(oracle, Role.ORACLE, timestamp):
+            self._mismatch(event, subject, "attested by an oracle", "ORACLE", oracle)
+        self._check_attestation_time(event, subject, terms, timestamp)
+        self._check_outcome(event, subject, terms, args)
+        settlement.attested = True
+        settlement.deadline = terms.dispute_deadline
+        return settlement
+
     def _check_attestation_time(
         self, event: DecodedEvent, subject: str, terms: TradeTerms, timestamp: int
     ) -> None:
-        closes = terms.delivery_end + self.state.attestation_window_s
-        if not terms.delivery_end <= timestamp <= closes:
-            window = (terms.delivery_end, closes)
+        if not terms.delivery_end <= timestamp <= terms.attestation_closes:
+            window = (terms.delivery_end, terms.attestation_closes)
             self._mismatch(event, subject, "attested within its window", window, timestamp)
 
-    def _check_outcome(self, event: DecodedEvent, subject: str, terms: TradeTerms) -> None:
-        args = event.args
+    def _check_outcome(
+        self,
+        event: DecodedEvent,
+        subject: str,
+        terms: TradeTerms,
+        args: dict[str, Any] | None = None,
+    ) -> None:
+        args = event.args if args is None else args
         if int(args["penaltyFactorBps"]) != self.state.penalty_factor_bps:
             self._mismatch(
                 event,

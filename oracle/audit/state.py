@@ -27,6 +27,12 @@ class AssetState:
     owner: str
     confirmed_node: int = 0
     retired: bool = False
+    up_w: int = 0
+    down_w: int = 0
+
+    def capacity_w(self, direction: int) -> int:
+        """Prequalified capacity in ``direction`` (0 up, 1 down), W."""
+        return self.down_w if direction == 1 else self.up_w
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +44,20 @@ class TradeTerms:
     price_cents_per_mwh: int
     buyer: str
     seller: str
+    attestation_window_s: int = 0  # the windows in force when the trade was recorded
+    dispute_window_s: int = 0
 
     @property
     def delivery_end(self) -> int:
         return self.slot_start + self.slot_count * 900
+
+    @property
+    def attestation_closes(self) -> int:
+        return self.delivery_end + self.attestation_window_s
+
+    @property
+    def dispute_deadline(self) -> int:
+        return self.attestation_closes + self.dispute_window_s
 
 
 @dataclass(slots=True)
@@ -67,6 +83,10 @@ class ReplayedState:
     filled: dict[bytes, int] = field(default_factory=dict)
     nonce_claims: dict[tuple[str, int], bytes] = field(default_factory=dict)
     trades: dict[int, TradeTerms] = field(default_factory=dict)
+    trade_count: int = 0
+    windows_events: int = 0
+    # power sold per (asset, direction, slot index = slot start / 900), W
+    sold_w: dict[tuple[str, int, int], int] = field(default_factory=dict)
     settlements: dict[int, SettlementState] = field(default_factory=dict)
     penalty_factor_bps: int = 0
     attestation_window_s: int = 0

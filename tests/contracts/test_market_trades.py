@@ -19,6 +19,7 @@ from tests.contracts.world import (
     NODE_DSO_RIGHT,
     NODE_OTHER_ROOT,
     NODE_TSO_ROOT,
+    SLOT_S,
     World,
     digest,
     events,
@@ -323,3 +324,63 @@ def test_direction_is_recorded(world: World, direction: Direction) -> None:
     buy, sell = buy_sell(world, direction=direction)
     trade(world, buy, sell)
     assert world.market.functions.tradeTerms(1).call()[0] == int(direction)
+
+
+# --- capacity per asset, slot and direction ----------------------------------------------------
+
+
+def test_one_asset_is_not_sold_past_its_capacity(world: World) -> None:
+    """Regression: several offers on one battery used to clear and record beyond its
+    prequalified power. Trades now add up per asset, direction and slot, on chain."""
+    send(world.grid.functions.updateAssetCapacity(ASSET_BATTERY, 3_000_000, 1_000_000), world.fsp)
+    slot = first_slot(world)
+    sold = world.market.functions.soldPowerW
+    trade(world, *buy_sell(world, slot_start=slot, slot_count=4))
+    assert [sold(ASSET_BATTERY, 0, slot + i * SLOT_S).call() for i in range(5)] == [
+        2_000_000
+    ] * 4 + [0]
+    # a second 2 MW offer on the same battery overlapping slot 3 passes 3 MW there
+    divisible = {"divisible": True, "min_power_w": 1}
+    buy, sell = buy_sell(world, slot_start=slot + 3 * SLOT_S, slot_count=2, **divisible)
+    with reverts(
+        world.market,
+        "CapacityExceeded",
+        ASSET_BATTERY,
+        0,
+        slot + 3 * SLOT_S,
+        4_000_000,
+        3_000_000,
+    ):
+        trade(world, buy, sell)
+    trade(world, buy, sell, power_w=1_000_000)  # what is left fits
+    assert sold(ASSET_BATTERY, 0, slot + 3 * SLOT_S).call() == 3_000_000
+    assert sold(ASSET_BATTERY, 0, slot + 4 * SLOT_S).call() == 1_000_000
+    # down capacity is separate and smaller
+    down_buy, down_sell = buy_sell(world, slot_start=slot, direction=Direction.DOWN, **divisible)
+    with reverts(world.market, "CapacityExceeded", ASSET_BATTERY, 1, slot, 2_000_000, 1_000_000):
+        trade(world, down_buy, down_sell)
+    trade(world, down_buy, down_sell, power_w=1_000_000)
+    assert sold(ASSET_BATTERY, 1, slot).call() == 1_000_000
+    assert sold(ASSET_BATTERY, 0, slot).call() == 2_000_000
+
+
+def test_capacity_across_capacity_words_and_batches(world: World) -> None:
+    """A trade spanning several eight-slot words, and a batch whose trades together pass
+    the capacity: the batch reverts whole."""
+    send(world.grid.functions.updateAssetCapacity(ASSET_BATTERY, 3_000_000, 3_000_000), world.fsp)
+    slot = first_slot(world, hours_ahead=4)
+    buy, sell = buy_sell(world, slot_start=slot, slot_count=20)
+    trade(world, buy, sell)
+    sold = world.market.functions.soldPowerW
+    powers = [sold(ASSET_BATTERY, 0, slot + i * SLOT_S).call() for i in range(-1, 21)]
+    assert powers == [0] + [2_000_000] * 20 + [0]
+    last = slot + 19 * SLOT_S
+    pairs = [buy_sell(world, slot_start=last, slot_count=1, power_w=500_000) for _ in range(3)]
+    inputs = [
+        (signed(world, b, world.dso), signed(world, s, world.fsp), 500_000, 20_000)
+        for b, s in pairs
+    ]
+    with reverts(world.market, "CapacityExceeded", ASSET_BATTERY, 0, last, 3_500_000, 3_000_000):
+        send(world.market.functions.recordTrades(inputs), world.operator)
+    send(world.market.functions.recordTrades(inputs[:2]), world.operator)
+    assert sold(ASSET_BATTERY, 0, last).call() == 3_000_000

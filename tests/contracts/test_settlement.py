@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts import load_artifact
+from oracle.settlement_math import unpack_attested_records
 from oracle.types import Direction, Role, Side
 from tests.contracts.world import (
+    ASSET_CAPACITY_W,
     ATTESTATION_WINDOW_S,
     DISPUTE_WINDOW_S,
     PENALTY_FACTOR_BPS,
@@ -293,9 +295,15 @@ def test_attest_batch(world: World) -> None:
     world.at(first_slot(world) + 4 * SLOT_S)
     batch = world.settlement.functions.attestBatch
     receipt = send(batch([(i, 10 * MWH, 9 * MWH) for i in ids]), world.oracle)
-    attested = events(world.settlement, receipt, "SettlementAttested")
+    assert events(world.settlement, receipt, "SettlementAttested") == []
+    [logged] = events(world.settlement, receipt, "SettlementsAttested")
+    assert (logged["oracle"], logged["penaltyFactorBps"]) == (world.oracle.address, 15_000)
+    attested = unpack_attested_records(logged["records"])
     assert [e["tradeId"] for e in attested] == ids
-    assert all(e["deliveredWh"] == MWH for e in attested)
+    single = reference(Direction.UP, 4, 2_000_000, 20_000, 10 * MWH, 9 * MWH, 15_000)
+    for record in attested:
+        assert (record["baselineWh"], record["meteredWh"]) == (10 * MWH, 9 * MWH)
+        assert outcome(record) == single
     with reverts(world.settlement, "AlreadyAttested", ids[0]):
         send(batch([(ids[0], 1, 1)]), world.oracle)
     with reverts(world.settlement, "BatchSizeOutOfRange", 0, 256):
@@ -304,6 +312,24 @@ def test_attest_batch(world: World) -> None:
         send(batch([(ids[0], 1, 1)] * 257), world.oracle)
     with reverts(world.settlement, "MissingRole", world.dso.address, int(Role.ORACLE)):
         send(batch([(ids[0], 1, 1)]), world.dso)
+
+
+def test_attest_batch_records_hold_the_largest_values(world: World) -> None:
+    """Every packed field keeps its full range: the largest trade and energies round-trip."""
+    power_w, price, top = ASSET_CAPACITY_W, 2**32 - 1, 2**64 - 1
+    ids = [
+        make_trade(world, direction=d, power_w=power_w, slot_count=96, price=price)[0]
+        for d in (Direction.UP, Direction.DOWN)
+    ]
+    send(world.settlement.functions.setPenaltyFactor(50_000), world.operator)
+    world.at(first_slot(world) + 96 * SLOT_S)
+    batch = [(ids[0], 0, top), (ids[1], 0, top)]
+    receipt = send(world.settlement.functions.attestBatch(batch), world.oracle)
+    [logged] = events(world.settlement, receipt, "SettlementsAttested")
+    records = unpack_attested_records(logged["records"])
+    assert [(r["tradeId"], r["baselineWh"], r["meteredWh"]) for r in records] == batch
+    for record, direction in zip(records, (Direction.UP, Direction.DOWN), strict=True):
+        assert outcome(record) == reference(direction, 96, power_w, price, 0, top, 50_000)
 
 
 def test_attest_batch_is_atomic(world: World) -> None:
@@ -454,21 +480,56 @@ def test_set_penalty_factor(world: World) -> None:
         send(s.setPenaltyFactor(1), world.dso)
 
 
-def test_set_windows_moves_deadlines(world: World) -> None:
+def test_set_windows_keeps_the_deadlines_of_recorded_trades(world: World) -> None:
+    """Regression: new windows once moved every recorded trade's deadlines (operator
+    retroactivity). They now apply only to trades recorded after the change."""
     s = world.settlement.functions
     trade_id, end = make_trade(world)
+    old_deadline = end + ATTESTATION_WINDOW_S + DISPUTE_WINDOW_S
     receipt = send(s.setWindows(600, 1200), world.operator)
     assert events(world.settlement, receipt, "WindowsChanged") == [
-        {"attestationWindowS": 600, "disputeWindowS": 1200, "changedBy": world.operator.address}
+        {
+            "attestationWindowS": 600,
+            "disputeWindowS": 1200,
+            "fromTradeId": trade_id + 1,
+            "changedBy": world.operator.address,
+        }
     ]
     assert (s.attestationWindowS().call(), s.disputeWindowS().call()) == (600, 1200)
-    assert s.disputeDeadline(trade_id).call() == end + 1800
+    assert s.windowsOf(trade_id).call() == [ATTESTATION_WINDOW_S, DISPUTE_WINDOW_S]
+    assert s.disputeDeadline(trade_id).call() == old_deadline
+    later_id, later_end = make_trade(world)
+    assert s.windowsOf(later_id).call() == [600, 1200]
+    assert s.disputeDeadline(later_id).call() == later_end + 1800
+    # the old trade is still attestable past the new window, with its own deadline
+    world.at(end + 601)
+    assert attest(world, trade_id, 10 * MWH, 9 * MWH)["disputeDeadline"] == old_deadline
     with reverts(world.settlement, "InvalidWindows", 0, 5):
         send(s.setWindows(0, 5), world.operator)
     with reverts(world.settlement, "InvalidWindows", 5, 0):
         send(s.setWindows(5, 0), world.operator)
     with reverts(world.settlement, "MissingRole", world.oracle.address, int(Role.MARKET_OPERATOR)):
         send(s.setWindows(1, 1), world.oracle)
+
+
+def test_windows_history_finds_each_trades_windows(world: World) -> None:
+    """Several changes, some without trades between them: each trade keeps the windows in
+    force when it was recorded (binary search over the history), finalisation follows them."""
+    s = world.settlement.functions
+    expected = {}
+    for windows in [(100, 200), (300, 400), (500, 600), (700, 800), (900, 1000)]:
+        trade_id, _ = make_trade(world)
+        expected[trade_id] = tuple(s.windowsOf(trade_id).call())
+        send(s.setWindows(*windows), world.operator)
+        send(s.setWindows(windows[0] + 1, windows[1] + 1), world.operator)  # no trade between
+    last_id, _ = make_trade(world)
+    expected[last_id] = (901, 1001)
+    assert {t: tuple(s.windowsOf(t).call()) for t in expected} == expected
+    assert list(expected.values())[:3] == [
+        (ATTESTATION_WINDOW_S, DISPUTE_WINDOW_S),
+        (101, 201),
+        (301, 401),
+    ]
 
 
 def test_views_of_unknown_trades(world: World) -> None:

@@ -45,6 +45,9 @@ NODE_OTHER_ROOT = 10
 ASSET_BATTERY = Address(to_checksum_address("0x" + "a5" * 19 + "01"))
 ASSET_HEATPUMP = Address(to_checksum_address("0x" + "a5" * 19 + "02"))
 ASSET_ELSEWHERE = Address(to_checksum_address("0x" + "a5" * 19 + "03"))
+# Up and down capacity of every test asset: room for many 2 MW trades in one slot; the
+# capacity tests lower it with updateAssetCapacity.
+ASSET_CAPACITY_W = 1_000_000_000
 
 
 @dataclass
@@ -208,7 +211,7 @@ def _register_grid(world: World) -> None:
     ]
     for asset, owner, node, operator in assets:
         meter = keccak(text=f"meter:{asset}")
-        send(g.registerAsset(asset, meter, 5_000_000, 5_000_000, 1, node), owner)
+        send(g.registerAsset(asset, meter, ASSET_CAPACITY_W, ASSET_CAPACITY_W, 1, node), owner)
         send(g.confirmAssetNode(asset, node), operator)
 
 

@@ -27,6 +27,7 @@ from oracle.eip712 import Order, sign_order
 from oracle.errors import ContractRevertError
 from oracle.identity import Keystore, Signer
 from oracle.manifest import DeployedContract, Manifest
+from oracle.settlement_math import unpack_attested_records
 from oracle.types import Address, ChainId, Direction, Role, Side
 from tests.devnode import devnode
 
@@ -231,12 +232,18 @@ def test_audit_reports_a_settlement_that_disagrees_with_its_inputs(run: Run) -> 
     operator = signers["market-operator"].account
     rogue = _deploy_rogue(w3, operator, suite.chain_id)
     settlement_abi = suite.contract("FlexSettlement")
-    real = dict(
-        settlement_abi.events.SettlementAttested().get_logs(from_block=suite.manifest.first_block)[
-            1
+    # attestBatch logs one packed SettlementsAttested per batch: raise one payment tenfold
+    batch = dict(
+        settlement_abi.events.SettlementsAttested().get_logs(from_block=suite.manifest.first_block)[
+            0
         ]["args"]
     )
-    tampered = {**real, "paymentCents": real["paymentCents"] * 10}
+    records = list(batch["records"])
+    index, real = next(
+        (i, r) for i, r in enumerate(unpack_attested_records(records)) if r["paymentCents"]
+    )
+    records[2 * index + 1] += real["paymentCents"] * 9 << 96  # the payment field of its second word
+    tampered = {**batch, "records": records}
     # A malformed log (an unindexed event emitted with a topic) is reported, not fatal.
     _emit(
         w3,
@@ -246,7 +253,7 @@ def test_audit_reports_a_settlement_that_disagrees_with_its_inputs(run: Run) -> 
         settlement_abi.events.PenaltyFactorChanged,
         {"previousBps": 0, "penaltyFactorBps": 15_000, "changedBy": operator.address},
     )
-    _emit(w3, operator, suite.chain_id, rogue, settlement_abi.events.SettlementAttested, tampered)
+    _emit(w3, operator, suite.chain_id, rogue, settlement_abi.events.SettlementsAttested, tampered)
     contracts = dict(suite.manifest.contracts)
     contracts["FlexSettlement"] = DeployedContract(
         "FlexSettlement", Address(rogue), suite.manifest.first_block, "0x", "", ""

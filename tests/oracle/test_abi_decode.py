@@ -19,7 +19,7 @@ def event_inputs(contract: str, event: str) -> list[dict[str, Any]]:
 
 TRADE = event_inputs("FlexMarket", "TradeRecorded")
 ATTESTED = event_inputs("FlexSettlement", "SettlementAttested")
-PLACED = event_inputs("FlexMarket", "OrderPlaced")
+BATCH_ATTESTED = event_inputs("FlexSettlement", "SettlementsAttested")
 
 
 def strategy(entry: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -53,7 +53,7 @@ def normalised(value: Any) -> Any:
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_agrees_with_eth_abi(data: st.DataObject) -> None:
-    for entries in (TRADE, ATTESTED, PLACED):
+    for entries in (TRADE, ATTESTED, BATCH_ATTESTED):
         values = data.draw(values_for(entries))
         types = [abi_type(e) for e in entries]
         encoded = encode(types, list(values))
@@ -63,6 +63,6 @@ def test_agrees_with_eth_abi(data: st.DataObject) -> None:
 @settings(max_examples=200, deadline=None)
 @given(noise=st.binary(max_size=2048))
 def test_arbitrary_bytes_only_raise_value_error(noise: bytes) -> None:
-    for entries in (TRADE, ATTESTED, PLACED):
+    for entries in (TRADE, ATTESTED, BATCH_ATTESTED):
         with contextlib.suppress(ValueError):
             decode_data(entries, noise)

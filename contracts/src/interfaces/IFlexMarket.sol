@@ -108,13 +108,12 @@ interface IFlexMarket {
     }
 
     /**
-     * @notice A wallet placed an order.
+     * @notice A wallet placed an order. The order and its signature are the transaction's
+     * calldata; every {TradeRecorded} repeats them in full, so the log carries the hash only.
      * @param orderHash The EIP-712 digest (the order's id).
      * @param maker The maker.
-     * @param order The order.
-     * @param signature Its signature.
      */
-    event OrderPlaced(bytes32 indexed orderHash, address indexed maker, Order order, bytes signature);
+    event OrderPlaced(bytes32 indexed orderHash, address indexed maker);
 
     /**
      * @notice A batch of order hashes was committed as a Merkle root (sorted-pair keccak256,
@@ -417,6 +416,25 @@ interface IFlexMarket {
     error NonceClaimedByOtherOrder(address maker, uint64 nonce, bytes32 claimedBy);
 
     /**
+     * @notice The order covers more slots than MAX_SLOT_COUNT.
+     * @param orderHash The order hash.
+     * @param slotCount Its slot count.
+     * @param max The cap.
+     */
+    error TooManySlots(bytes32 orderHash, uint16 slotCount, uint256 max);
+
+    /**
+     * @notice The trade would sell more of the asset in one slot and direction than its
+     * prequalified capacity (GridRegistry upW or downW), summed over all its trades.
+     * @param asset The asset.
+     * @param direction 0 up, 1 down.
+     * @param slotStart The slot, unix seconds.
+     * @param totalW Power sold in that slot with this trade, W.
+     * @param capacityW The asset's capacity in that direction, W.
+     */
+    error CapacityExceeded(address asset, uint8 direction, uint64 slotStart, uint256 totalW, uint256 capacityW);
+
+    /**
      * @notice No trade `tradeId` exists.
      * @param tradeId The trade id.
      */
@@ -424,7 +442,8 @@ interface IFlexMarket {
 
     /**
      * @notice Places a signed order (wallet path); checks it is well formed, the maker's role,
-     * the sell asset, the signature, and uses the maker's nonce once. Stores only the nonce bit.
+     * the sell asset, the signature, and uses the maker's nonce once. Stores only the nonce bit
+     * and logs only the order hash.
      * @param order The order.
      * @param signature Its EIP-712 signature.
      * @return orderHash The order hash.
@@ -461,6 +480,8 @@ interface IFlexMarket {
 
     /**
      * @notice Records several trades at once (at most MAX_TRADES_PER_BATCH); market operator only.
+     * Each trade also adds its power to the sell asset's sold power per slot and direction,
+     * which may not pass the asset's prequalified capacity ({CapacityExceeded}).
      * @param trades The trades.
      * @return firstTradeId Id of the first trade recorded; the others follow consecutively.
      */
@@ -525,6 +546,16 @@ interface IFlexMarket {
      * @return The claiming order hash.
      */
     function nonceClaim(address maker, uint64 nonce) external view returns (bytes32);
+
+    /**
+     * @notice Power sold from `asset` in the slot starting at `slotStart` in `direction`, summed
+     * over all its trades, W; at most the asset's capacity in that direction at each trade.
+     * @param asset The asset.
+     * @param direction 0 up, 1 down.
+     * @param slotStart The slot's start, unix seconds (rounded down to its slot).
+     * @return The power sold, W.
+     */
+    function soldPowerW(address asset, uint8 direction, uint64 slotStart) external view returns (uint32);
 
     /**
      * @notice When `root` was committed (unix seconds); 0 if never.

@@ -16,7 +16,9 @@ pragma solidity =0.8.28;
  * Timeline: deliveryEnd = slotStart + 900 * slotCount; an attestation is accepted in
  * [deliveryEnd, deliveryEnd + attestationWindow]; disputes before
  * disputeDeadline = deliveryEnd + attestationWindow + disputeWindow; finalisation from then on.
- * Windows and penalty factor are read when used; every settlement event carries the values used.
+ * A trade's windows are those in force when it was recorded: {setWindows} applies to trades
+ * recorded after it ({WindowsChanged} names the first such trade id), never to earlier ones.
+ * The penalty factor is read when used; every settlement event carries the factor used.
  */
 interface IFlexSettlement {
     /**
@@ -76,6 +78,20 @@ interface IFlexSettlement {
     );
 
     /**
+     * @notice An oracle attested a batch of trades ({attestBatch}); two words per trade, in
+     * the batch's order:
+     * - word 2i: tradeId (bits 192-255), baselineWh (128-191), meteredWh (64-127),
+     *   deliveredWh (0-63);
+     * - word 2i+1: tradedWh (192-255), paymentCents (96-191), penaltyCents (0-95).
+     * shortfallWh = tradedWh - deliveredWh; each trade's dispute deadline is its delivery end
+     * plus its windows ({windowsOf}). Same numbers as {SettlementAttested}, a fifth of the gas.
+     * @param oracle The attesting oracle.
+     * @param penaltyFactorBps Penalty factor used, basis points of the price.
+     * @param records The packed settlements.
+     */
+    event SettlementsAttested(address indexed oracle, uint16 penaltyFactorBps, uint256[] records);
+
+    /**
      * @notice A party to the trade disputed its attestation.
      * @param tradeId The trade id.
      * @param disputant The caller (identity owner of buyer or seller).
@@ -126,12 +142,14 @@ interface IFlexSettlement {
     event PenaltyFactorChanged(uint16 previousBps, uint16 penaltyFactorBps, address changedBy);
 
     /**
-     * @notice The attestation and dispute windows changed.
+     * @notice The attestation and dispute windows changed, for trades from `fromTradeId` on
+     * (the trades recorded after the change); earlier trades keep their windows.
      * @param attestationWindowS New attestation window, s.
      * @param disputeWindowS New dispute window, s.
+     * @param fromTradeId First trade id they apply to (0 at deployment: every trade).
      * @param changedBy The market operator.
      */
-    event WindowsChanged(uint32 attestationWindowS, uint32 disputeWindowS, address changedBy);
+    event WindowsChanged(uint32 attestationWindowS, uint32 disputeWindowS, uint64 fromTradeId, address changedBy);
 
     /**
      * @notice `account` does not hold `role`.
@@ -243,7 +261,8 @@ interface IFlexSettlement {
     function attest(Attestation calldata attestation) external;
 
     /**
-     * @notice Attests several trades (at most MAX_BATCH); oracle only.
+     * @notice Attests several trades (at most MAX_BATCH); oracle only. Emits one
+     * {SettlementsAttested} for the batch.
      * @param attestations The attestations.
      */
     function attestBatch(Attestation[] calldata attestations) external;
@@ -282,7 +301,8 @@ interface IFlexSettlement {
     function setPenaltyFactor(uint16 penaltyFactorBps) external;
 
     /**
-     * @notice Sets the attestation and dispute windows; market operator only.
+     * @notice Sets the attestation and dispute windows of the trades recorded from now on;
+     * market operator only. Trades already recorded keep their windows.
      * @param attestationWindowS Attestation window, s (> 0).
      * @param disputeWindowS Dispute window, s (> 0).
      */
@@ -323,7 +343,16 @@ interface IFlexSettlement {
     ) external view returns (Settlement memory);
 
     /**
-     * @notice The trade's dispute deadline under the current windows.
+     * @notice The attestation and dispute windows of trade `tradeId`: those in force when it
+     * was recorded (for an id not yet recorded, the current ones).
+     * @param tradeId The trade id.
+     * @return attestationWindow The attestation window, s.
+     * @return disputeWindow The dispute window, s.
+     */
+    function windowsOf(uint256 tradeId) external view returns (uint32 attestationWindow, uint32 disputeWindow);
+
+    /**
+     * @notice The trade's dispute deadline under its windows ({windowsOf}).
      * @param tradeId The trade id.
      * @return Unix seconds.
      */
@@ -357,7 +386,7 @@ interface IFlexSettlement {
     function penaltyFactorBps() external view returns (uint16);
 
     /**
-     * @notice The current attestation window, s.
+     * @notice The current attestation window (for trades recorded from now on), s.
      * @return The window.
      */
     function attestationWindowS() external view returns (uint32);
