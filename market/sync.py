@@ -13,11 +13,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from market import registry_sync
 from market.db.models import (
-    Asset,
-    AssetStatus,
     Baseline,
-    GridNode,
+    ChainFlag,
     MarketOrder,
     MarketTrade,
     OrderStatus,
@@ -42,6 +41,7 @@ Handler = Callable[[Session, dict[str, Any]], None]
 class SyncReport:
     applied: int = 0
     by_event: dict[str, int] = field(default_factory=dict)
+    flagged: int = 0  # registry events that disagree with the platform (market_chain_flag)
 
 
 class EventSync:
@@ -50,10 +50,6 @@ class EventSync:
         self.chain_id = oracle.suite.chain_id
         self.handlers: dict[str, Handler] = {
             "RoleGranted": _role_granted,
-            "NodeRegistered": _node_registered,
-            "AssetRegistered": _asset_registered,
-            "AssetNodeConfirmed": _asset_node_confirmed,
-            "AssetRetired": _asset_retired,
             "OrderCancelled": _order_cancelled,
             "TradeRecorded": _trade_recorded,
             "SettlementAttested": _settled,
@@ -81,16 +77,43 @@ class EventSync:
                 .limit(BATCH)
             ).all()
             for event in events:
-                handler = self.handlers.get(event.event)
-                if handler is not None:
-                    handler(session, json.loads(event.args))
-                    report.applied += 1
-                    report.by_event[event.event] = report.by_event.get(event.event, 0) + 1
+                self._apply(session, event, report)
                 assert event.id is not None
                 cursor.last_event_id = event.id
             session.add(cursor)
             session.commit()  # the rows and the cursor move together
             return len(events)
+
+    def _apply(self, session: Session, event: IndexedEvent, report: SyncReport) -> None:
+        """Apply one event; a registry event that disagrees with the platform is flagged
+        instead (:mod:`market.registry_sync`)."""
+        args = json.loads(event.args)
+        checked = registry_sync.CHECKED.get(event.event)
+        if checked is not None:
+            reason = checked(session, args)
+            if reason is not None:
+                session.add(_flag(event, reason))
+                report.flagged += 1
+                return
+        else:
+            handler = self.handlers.get(event.event)
+            if handler is None:
+                return
+            handler(session, args)
+        report.applied += 1
+        report.by_event[event.event] = report.by_event.get(event.event, 0) + 1
+
+
+def _flag(event: IndexedEvent, reason: str) -> ChainFlag:
+    assert event.id is not None
+    return ChainFlag(
+        event_id=event.id,
+        event=event.event,
+        args=event.args,
+        tx_hash=event.tx_hash,
+        block_number=event.block_number,
+        reason=reason[:500],
+    )
 
 
 def _role_granted(session: Session, args: dict[str, Any]) -> None:
@@ -100,35 +123,6 @@ def _role_granted(session: Session, args: dict[str, Any]) -> None:
     if organisation is not None and organisation.status == OrganisationStatus.APPROVED:
         organisation.status = OrganisationStatus.ACTIVE
         session.add(organisation)
-
-
-def _node_registered(session: Session, args: dict[str, Any]) -> None:
-    node = session.get(GridNode, int(args["nodeId"]))
-    if node is not None:
-        node.on_chain = True
-        session.add(node)
-
-
-def _asset_registered(session: Session, args: dict[str, Any]) -> None:
-    asset = session.get(Asset, args["asset"])
-    if asset is not None and asset.status == AssetStatus.REGISTERED:
-        asset.status = AssetStatus.ON_CHAIN
-        session.add(asset)
-
-
-def _asset_node_confirmed(session: Session, args: dict[str, Any]) -> None:
-    asset = session.get(Asset, args["asset"])
-    if asset is not None:
-        asset.node_id = int(args["nodeId"])
-        asset.status = AssetStatus.MAPPED
-        session.add(asset)
-
-
-def _asset_retired(session: Session, args: dict[str, Any]) -> None:
-    asset = session.get(Asset, args["asset"])
-    if asset is not None:
-        asset.status = AssetStatus.RETIRED
-        session.add(asset)
 
 
 def _order_cancelled(session: Session, args: dict[str, Any]) -> None:
