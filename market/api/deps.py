@@ -80,13 +80,37 @@ def _limiter(connection: HTTPConnection) -> RateLimiter:
     return limiter
 
 
+BEARER_SUBPROTOCOL = "bearer."
+
+
+def bearer_subprotocol(connection: HTTPConnection) -> str | None:
+    """The ``bearer.<token>`` entry of a websocket's ``Sec-WebSocket-Protocol`` header.
+
+    Browsers cannot set an Authorization header on a websocket; a subprotocol keeps the
+    token out of the URL, and so out of access logs and proxies' logs."""
+    offered = connection.headers.get("sec-websocket-protocol", "")
+    for protocol in (part.strip() for part in offered.split(",")):
+        if protocol.startswith(BEARER_SUBPROTOCOL) and len(protocol) > len(BEARER_SUBPROTOCOL):
+            return protocol
+    return None
+
+
+def websocket_token(connection: HTTPConnection) -> str | None:
+    """A websocket's session token: subprotocol ``bearer.<token>``, else ``?token=`` (kept
+    for older clients; access logs redact it)."""
+    protocol = bearer_subprotocol(connection)
+    if protocol is not None:
+        return protocol.removeprefix(BEARER_SUBPROTOCOL)
+    return connection.query_params.get("token") or None
+
+
 def _session_token(connection: HTTPConnection) -> str | None:
-    """The bearer token of a request; a websocket may carry it as ``?token=`` instead."""
+    """The bearer token of a request; a websocket may carry it in a subprotocol or URL."""
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
         return token
     if connection.scope["type"] == "websocket":
-        return connection.query_params.get("token") or None
+        return websocket_token(connection)
     return None
 
 

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
+from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -402,13 +403,16 @@ def verify(
     nonce_store: NonceStore,
     now: datetime,
     expected_scheme: str = DEFAULT_SCHEME,
+    expected_uri: str | None = None,
 ) -> VerifiedSignIn:
     """Accept a signed EIP-4361 message once, or raise :class:`SiweError` naming the field.
 
     Checks, in order: the text parses; the EIP-191 signer is the message's address
     (``signature`` as 65 bytes or 0x-hex, low-s, v in 0/1/27/28); scheme (a message without
-    one counts as ``https``), domain and chain id are the expected ones; ``now`` lies in
-    [issued at, expiration time) and not before "Not Before". Only then is the nonce
+    one counts as ``https``, or as ``http`` when that is the expected scheme: the domain
+    still binds it), domain and chain id are the expected ones; the URI has the scheme,
+    host and port of ``expected_uri`` (the relying party's public URL) when given; ``now``
+    lies in [issued at, expiration time) and not before "Not Before". Only then is the nonce
     consumed, so a rejected message never spends a legitimate user's nonce.
     """
     if now.tzinfo is None or now.utcoffset() is None:
@@ -416,6 +420,8 @@ def verify(
     message = SiweMessage.parse(message_text)
     _check_signer(message_text, _signature_bytes(signature), message.address)
     _check_relying_party(message, expected_scheme, expected_domain, expected_chain_id)
+    if expected_uri is not None:
+        _check_origin(message.uri, expected_uri)
     _check_window(message, now)
     if not nonce_store.consume(message.nonce):
         raise SiweError("nonce", f"{message.nonce!r} is unknown, expired or already used")
@@ -452,12 +458,35 @@ def _check_signer(message_text: str, signature: bytes, address: Address) -> None
 
 
 def _check_relying_party(message: SiweMessage, scheme: str, domain: str, chain_id: int) -> None:
-    if (message.scheme or DEFAULT_SCHEME).lower() != scheme.lower():
+    implied = scheme.lower() if scheme.lower() == "http" else DEFAULT_SCHEME
+    if (message.scheme or implied).lower() != scheme.lower():
         raise SiweError("scheme", f"{message.scheme!r} is not the expected {scheme!r}")
     if message.domain.lower() != domain.lower():
         raise SiweError("domain", f"{message.domain!r} is not the expected {domain!r}")
     if message.chain_id != chain_id:
         raise SiweError("chain_id", f"{message.chain_id} is not the expected {chain_id}")
+
+
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _origin(uri: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of ``uri`` (lower case; the scheme's default port filled in)."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _check_origin(uri: str, expected_uri: str) -> None:
+    """The message's URI must point at the relying party: same scheme, host and port."""
+    if _origin(uri) != _origin(expected_uri):
+        raise SiweError(
+            "uri", f"{_shorten(uri)} is not on the platform's public URL {expected_uri!r}"
+        )
 
 
 def _check_window(message: SiweMessage, now: datetime) -> None:

@@ -445,6 +445,7 @@ def test_the_signature_may_be_bytes_hex_or_have_v_0_or_1(form: Callable[[bytes],
     assert verify(text, form(signature), store).address == ADDRESS
 
 
+_ON_DOMAIN: dict[str, Any] = {"expected_uri": f"https://{DOMAIN}"}
 REJECTIONS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ("wrong signer", {"key": OTHER_KEY}, {}, "signature"),
     ("wrong domain", {"domain": "flex.example.org.evil.example"}, {}, "domain"),
@@ -454,6 +455,11 @@ REJECTIONS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ("expired", {"expiration_time": "2024-05-01T12:00:30Z"}, {}, "expiration_time"),
     ("not yet valid", {"not_before": "2024-05-01T13:00:00Z"}, {}, "not_before"),
     ("issued in the future", {"issued_at": "2024-05-01T12:05:00Z"}, {}, "issued_at"),
+    # The URI must be on the relying party's public URL: scheme, host and port.
+    ("uri on another host", {"uri": "https://evil.example/login"}, _ON_DOMAIN, "uri"),
+    ("uri on another port", {"uri": f"https://{DOMAIN}:8443/"}, _ON_DOMAIN, "uri"),
+    ("uri with another scheme", {"uri": f"http://{DOMAIN}/login"}, _ON_DOMAIN, "uri"),
+    ("https message, http party", {"scheme": "https"}, {"expected_scheme": "http"}, "scheme"),
 ]
 
 
@@ -733,3 +739,26 @@ def test_issuing_with_bad_arguments_is_a_value_error(arguments: dict[str, Any]) 
 def test_replace_keeps_validation() -> None:
     with pytest.raises(SiweError):
         replace(message(), nonce="short")
+
+
+def test_the_uri_may_name_any_path_on_the_public_url_and_its_default_port() -> None:
+    for uri in (f"https://{DOMAIN}/login", f"https://{DOMAIN.upper()}:443/a?b=c"):
+        store = store_at()
+        text, signature = signed(store, uri=uri)
+        assert verify(text, signature, store, expected_uri=f"https://{DOMAIN}/").nonce
+
+
+def test_an_http_relying_party_accepts_http_and_scheme_less_messages() -> None:
+    """A platform served on plain http (development): wallets sign with ``http://`` or
+    without a scheme (the domain still binds the message); before, only https passed."""
+    for scheme in ("http", None):
+        store = store_at()
+        text, signature = signed(store, scheme=scheme, uri=f"http://{DOMAIN}:8000/")
+        verified = verify(
+            text,
+            signature,
+            store,
+            expected_scheme="http",
+            expected_uri=f"http://{DOMAIN}:8000",
+        )
+        assert verified.address == ADDRESS

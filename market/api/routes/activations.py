@@ -18,8 +18,15 @@ from market import activation, webhooks
 from market.access import Scope
 from market.activation import Page, push_of, webhook_body
 from market.activation_docs import ActivationDocument
-from market.api.deps import Participant, ParticipantDep, PlatformDep, SessionDep
-from market.auth import verify_session
+from market.api.deps import (
+    Participant,
+    ParticipantDep,
+    PlatformDep,
+    SessionDep,
+    bearer_subprotocol,
+    checked_session,
+    websocket_token,
+)
 from market.db.models import Webhook
 from market.errors import MarketError
 from market.platform import Platform
@@ -111,15 +118,17 @@ def delete_webhook(webhook_id: IdPath, participant: ParticipantDep, session: Ses
 async def stream(websocket: WebSocket) -> None:
     """``GET /activations/stream`` (websocket): new activations as they are created.
 
-    Authenticate with ``?token=<session token>`` or a first message ``{"token": ...}``;
+    Authenticate with the subprotocol ``bearer.<session token>`` (kept out of URLs and
+    logs), a first message ``{"token": ...}``, or ``?token=`` (older clients; redacted
+    from access logs);
     ``?since=<activation id>`` replays the later ones first. A refused session closes the
     socket with 1008 and the reason; the app's rate limit refuses the handshake with 429.
     """
     platform: Platform = websocket.app.state.platform
-    await websocket.accept()
+    await websocket.accept(subprotocol=bearer_subprotocol(websocket))
     try:
         since = _since(websocket.query_params.get("since", "0"))
-        token = websocket.query_params.get("token") or await _first_token(websocket)
+        token = websocket_token(websocket) or await _first_token(websocket)
         scope = await run_in_threadpool(_stream_scope, platform, token)
     except WebSocketDisconnect:
         return
@@ -145,9 +154,7 @@ async def _first_token(websocket: WebSocket) -> str:
 
 
 def _stream_scope(platform: Platform, token: str) -> Scope:
-    verified = verify_session(token, datetime.now(UTC), secret=platform.auth.session_secret)
-    if verified.chain_id != platform.chain_id:
-        raise ValueError(f"the session is for chain {verified.chain_id}")
+    verified = checked_session(platform, token)  # signature, chain and revocation
     with Session(platform.engine) as session:
         organisation = of_address(session, verified.address)
     return activation_scope(Participant(verified.address, organisation, platform))

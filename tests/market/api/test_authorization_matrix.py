@@ -71,7 +71,7 @@ from tests.market.api.market_cast import (
     sell,
     signed,
 )
-from tests.market.api.platform_world import COMPANY, Actor, start
+from tests.market.api.platform_world import COMPANY, Actor, sign_in, start
 
 PREFIX = "/api/v1"
 ROLES = (
@@ -113,6 +113,7 @@ class Row:
     body: Body | None = None  # the caller's request body (anonymous sends the fsp's)
     params: dict[str, str] = field(default_factory=dict)  # values may name Scene.ids too
     fields: dict[str, str] = field(default_factory=dict)  # role -> the field its 403 names
+    own_session: bool = False  # call with a fresh session of the caller (logout revokes it)
 
     @property
     def name(self) -> str:
@@ -252,6 +253,11 @@ def _sign_in(scene: Scene, caller: Actor) -> Any:
     return {"message": message, "signature": signature}
 
 
+def _revocation(scene: Scene, caller: Actor) -> Any:
+    """Every session of a wallet no caller uses: only the market operator may."""
+    return {"address": "0x000000000000000000000000000000000000dEaD"}
+
+
 # -- the matrix ----------------------------------------------------------------------------
 
 ROWS = (
@@ -259,6 +265,14 @@ ROWS = (
     Row("GET", "/auth/nonce", PUBLIC),
     Row("POST", "/auth/sign-in", PUBLIC, _sign_in),
     Row("GET", "/auth/me", SIGNED_IN),
+    Row("POST", "/auth/logout", expect(204), own_session=True),
+    Row(
+        "POST",
+        "/auth/revoke",
+        expect(403, operator=200),
+        _revocation,
+        fields=dict.fromkeys(ROLES[1:-1], "address"),
+    ),
     # organisations
     Row("POST", "/organisations", expect(409, visitor=422, operator=422), _registration),
     Row("GET", "/organisations", SIGNED_IN),
@@ -559,6 +573,8 @@ def call(scene: Scene, row: Row, role: str) -> Answer:
     params = {name: value.format(**scene.ids) for name, value in row.params.items()}
     body = None if row.body is None else row.body(scene, caller or _stand_in(scene))
     headers = caller.headers if caller else {}
+    if caller is not None and row.own_session:
+        headers = sign_in(scene.cast.world.client, caller.wallet)
     response = scene.cast.world.client.request(
         row.method, path, params=params, json=body, headers=headers
     )
