@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import track
 from rich.table import Table
 
 from flexibility.offers import FlexOffer
@@ -44,6 +43,7 @@ from oracle.types import SLOT_SECONDS, Direction, Side
 MARKET = "day-ahead"
 DSO_PRICE_CENTS_PER_MWH = 40_000  # the DSO pays at most 400 EUR/MWh for congestion relief
 SLOTS_PER_DAY = 96
+NOMINATION_BATCH = 500  # POST /baselines/batch takes up to 1,000
 ASSET_PAGE = 10_000  # GET /assets' largest page; the API's default of 1,000 is too few at scale
 COMPANY = {"country": "DE", "legal_name": "", "registration_number": "", "email": ""}
 
@@ -261,30 +261,35 @@ class MarketDayDemo:
             ),
         }
         for name, portfolio in self.portfolios.items():
-            client = self.clients[name]
-            for asset in track(portfolio.assets, f"  {name} registers", console=self.console):
-                up_kw, down_kw = demo_fleet.prequalified_kw(asset)
-                registered = client.register_asset(
-                    name=asset.asset_id,
-                    technology=demo_fleet.technology(asset),
-                    meter_point_id=asset.meter_point_id,
-                    latitude=asset.location.lat,
-                    longitude=asset.location.lon,
-                    prequalified_up_kw=up_kw,
-                    prequalified_down_kw=down_kw,
-                )
-                portfolio.asset_address[asset.asset_id] = registered["asset"]["id"]
+            bodies = [self.asset_body(asset) for asset in portfolio.assets]
+            # POST /assets/batch: one registerAssets transaction per 50 assets
+            registered = self.clients[name].register_assets(bodies)
+            for asset, stored in zip(portfolio.assets, registered, strict=True):
+                portfolio.asset_address[asset.asset_id] = stored["id"]
         self.wait("assets on chain", lambda: self.assets_with_status("on_chain"))
         dso = self.clients["dso"]
-        for asset in track(
-            dso.assets(limit=ASSET_PAGE), "  DSO confirms nodes", console=self.console
-        ):
-            dso.confirm_asset_node(asset["id"])  # the proposed node, nearest to the asset
-            for portfolio in self.portfolios.values():
-                for fleet_asset in portfolio.assets:
-                    if portfolio.asset_address.get(fleet_asset.asset_id) == asset["id"]:
-                        portfolio.node_of[fleet_asset.asset_id] = int(asset["proposed_node_id"])
+        found = dso.assets(limit=ASSET_PAGE)
+        # POST /assets/nodes: one confirmAssetNodes per 200 assets, each at its proposed node
+        dso.confirm_asset_nodes([(asset["id"], None) for asset in found])
+        proposed = {asset["id"]: int(asset["proposed_node_id"]) for asset in found}
+        for portfolio in self.portfolios.values():
+            for fleet_asset in portfolio.assets:
+                address = portfolio.asset_address[fleet_asset.asset_id]
+                portfolio.node_of[fleet_asset.asset_id] = proposed[address]
         self.wait("asset nodes confirmed on chain", lambda: self.assets_with_status("mapped"))
+
+    @staticmethod
+    def asset_body(asset: FleetAsset) -> dict[str, Any]:
+        up_kw, down_kw = demo_fleet.prequalified_kw(asset)
+        return {
+            "name": asset.asset_id,
+            "technology": demo_fleet.technology(asset),
+            "meter_point_id": asset.meter_point_id,
+            "latitude": asset.location.lat,
+            "longitude": asset.location.lon,
+            "prequalified_up_kw": up_kw,
+            "prequalified_down_kw": down_kw,
+        }
 
     def anchor_nodes(self) -> set[int]:
         """The need nodes and every node below them: where the homes that can help sit."""
@@ -308,13 +313,17 @@ class MarketDayDemo:
 
     def nominate_baselines(self) -> None:
         for name, portfolio in self.portfolios.items():
-            client = self.clients[name]
-            for asset in portfolio.assets:
-                client.nominate_baseline(
+            nominations = [
+                (
                     portfolio.asset_address[asset.asset_id],
                     self.day_start,
                     demo_fleet.baseline_kwh(asset),
-                    market=MARKET,
+                )
+                for asset in portfolio.assets
+            ]
+            for start in range(0, len(nominations), NOMINATION_BATCH):  # POST /baselines/batch
+                self.clients[name].nominate_baselines(
+                    nominations[start : start + NOMINATION_BATCH], market=MARKET
                 )
         self.platform.settle()
 
