@@ -6,7 +6,7 @@ Every channel carries the same JSON: ``{"event": "activation.scheduled", "activa
 
 import asyncio
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, WebSocket, WebSocketDisconnect
