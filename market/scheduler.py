@@ -55,6 +55,7 @@ from oracle.types import SLOT_SECONDS
 log = logging.getLogger("flexledger.scheduler")
 
 CLEAR_JOB = "clear"
+MAX_TOLD = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class Scheduler:
     def __init__(self, platform: Platform, config: SchedulerConfig = SchedulerConfig()) -> None:
         self._platform = platform
         self._config = config
+        self._told: set[tuple[int | None, str]] = set()  # waits already logged, once each
 
     def run_due(self) -> RoundReport:
         report = RoundReport()
@@ -160,10 +162,20 @@ class Scheduler:
         with Session(self._platform.engine) as session:
             if not _metering_due(session, metered_by):
                 return
-            run = settlement.settle_delivered(session, self._platform, ended_by=metered_by)
+            try:
+                run = settlement.settle_delivered(session, self._platform, ended_by=metered_by)
+            except IntegrityError:  # the operator's manual run attested a trade meanwhile
+                session.rollback()
+                log.info("settlement ran concurrently; the rest waits for the next round")
+                return
         report.attested += len(run.attested)
         for skipped in run.skipped:
-            log.info("settlement of trade %s waits: %s", skipped.chain_trade_id, skipped.reason)
+            told = (skipped.chain_trade_id, skipped.reason)
+            if told not in self._told:  # a trade waiting for readings waits every round
+                if len(self._told) >= MAX_TOLD:
+                    self._told.clear()  # bounded: at worst a wait is logged again
+                self._told.add(told)
+                log.info("settlement of trade %s waits: %s", *told)
 
     def _finalise(self, report: RoundReport) -> None:
         with Session(self._platform.engine) as session:
