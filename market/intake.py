@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from market.errors import MarketError
 
@@ -61,11 +61,21 @@ class IntakeEntry:
     whole transaction fail, so the later one is refused before it reaches the database.
     ``conflict`` builds the error a refused entry is answered with. The rows of one table
     must all have the same keys (they go to the database in one executemany).
+
+    ``check`` re-validates what depends on other requests' rows (e.g. the power already
+    offered on an asset) inside the group's transaction, after this entry's rows are
+    inserted, so it sees every row committed before and every earlier entry of the group;
+    it raises a :class:`MarketError` to refuse only this entry. It runs only when needed:
+    when an entry written since ``seen_at`` (:attr:`GroupCommitter.sequence` read before
+    the request's own checks) or earlier in the group shares one of its ``check_keys``.
     """
 
     rows: Sequence[tuple[Target, Sequence[dict[str, Any]]]]
     unique_keys: frozenset[Hashable]
     conflict: Callable[[], Exception]
+    check: Callable[[Session], None] | None = None
+    check_keys: frozenset[Hashable] = frozenset()
+    seen_at: int = 0
 
 
 @dataclass(slots=True)
@@ -83,9 +93,21 @@ class IntakeStats:
     largest_group: int = 0
     fallbacks: int = 0
     failed_groups: int = 0
+    checks: int = 0
+    refused_by_check: int = 0
 
 
 _STOP = object()
+MAX_TRACKED_KEYS = 100_000  # check keys remembered; beyond, older entries are all checked
+
+
+class _Refused(Exception):
+    """An entry's check refused it; the group is written again without it."""
+
+    def __init__(self, waiter: "_Waiter", error: MarketError) -> None:
+        super().__init__(str(error))
+        self.waiter = waiter
+        self.error = error
 
 
 class GroupCommitter:
@@ -97,16 +119,29 @@ class GroupCommitter:
         *,
         max_group: int = DEFAULT_MAX_GROUP,
         linger_s: float = DEFAULT_LINGER_S,
+        always_check: bool = False,
     ) -> None:
+        """``always_check``: run every entry's check, for when other processes write the
+        same tables (several API workers): this writer cannot see their groups."""
         if max_group < 1:
             raise ValueError(f"max_group must be at least 1, got {max_group}")
         self._engine = engine
         self._max_group = max_group
         self._linger_s = linger_s
+        self._always_check = always_check
+        self._sequence = 0  # groups committed so far
+        self._written: dict[Hashable, int] = {}  # check key -> sequence of its last group
+        self._forgotten_through = 0  # keys of groups up to this one may be forgotten
         self._queue: queue.SimpleQueue[_Waiter | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="flexledger-intake", daemon=True)
         self._closed = threading.Event()
         self.stats = IntakeStats()
+
+    @property
+    def sequence(self) -> int:
+        """Groups committed so far: read it before a request's checks, pass it as
+        ``IntakeEntry.seen_at``."""
+        return self._sequence
 
     def start(self) -> "GroupCommitter":
         self._thread.start()
@@ -178,41 +213,99 @@ class GroupCommitter:
 
     def _commit_group(self, group: list[_Waiter]) -> None:
         admitted = _refuse_duplicates_within(group)
-        if not admitted:
+        while admitted:
+            try:
+                with self._engine.begin() as connection:
+                    self._write(connection, admitted)
+            except _Refused as refused:  # rolled back: again without the refused entry
+                self.stats.refused_by_check += 1
+                refused.waiter.future.set_exception(refused.error)
+                admitted = [waiter for waiter in admitted if waiter is not refused.waiter]
+                continue
+            except IntegrityError:
+                self.stats.fallbacks += 1
+                self._commit_one_by_one(admitted)
+                return
+            except Exception as error:  # every waiter must hear of it; nothing was written
+                self._fail_group(admitted, error)
+                return
+            self._committed(admitted)
             return
+
+    def _write(self, connection: Connection, group: list[_Waiter]) -> None:
+        """All rows in one executemany per table, unless some entry must be checked: then
+        entry by entry, each checked after its own insert (raises _Refused)."""
+        checked = self._entries_to_check(group)
+        if not checked:
+            _insert(connection, [waiter.entry for waiter in group])
+            return
+        session = Session(bind=connection)  # joins the group's transaction
+        for waiter in group:
+            _insert(connection, [waiter.entry])
+            if waiter in checked:
+                self._check(session, waiter)
+        session.close()
+
+    def _entries_to_check(self, group: list[_Waiter]) -> list[_Waiter]:
+        checked = []
+        in_group: set[Hashable] = set()
+        for waiter in group:
+            entry = waiter.entry
+            if entry.check is not None and (
+                self._always_check
+                or entry.seen_at < self._forgotten_through
+                or entry.check_keys & in_group
+                or any(self._written.get(key, -1) >= entry.seen_at for key in entry.check_keys)
+            ):
+                checked.append(waiter)
+            in_group |= entry.check_keys
+        return checked
+
+    def _check(self, session: Session, waiter: _Waiter) -> None:
+        check = waiter.entry.check
+        assert check is not None
+        self.stats.checks += 1
         try:
-            with self._engine.begin() as connection:
-                _insert(connection, [waiter.entry for waiter in admitted])
-        except IntegrityError:
-            self.stats.fallbacks += 1
-            self._commit_one_by_one(admitted)
-            return
-        except Exception as error:  # every waiter must hear of it; nothing was written
-            self._fail_group(admitted, error)
-            return
-        self._count(len(admitted))
-        for waiter in admitted:
-            waiter.future.set_result(None)
+            check(session)
+        except MarketError as error:
+            raise _Refused(waiter, error) from None
 
     def _commit_one_by_one(self, group: list[_Waiter]) -> None:
         """A unique key already in the database: each entry alone, so only it fails."""
         for waiter in group:
             try:
                 with self._engine.begin() as connection:
-                    _insert(connection, [waiter.entry])
+                    self._write(connection, [waiter])
+            except _Refused as refused:
+                self.stats.refused_by_check += 1
+                waiter.future.set_exception(refused.error)
+                continue
             except IntegrityError:
                 waiter.future.set_exception(waiter.entry.conflict())
                 continue
             except Exception as error:
                 self._fail_group([waiter], error)
                 continue
-            self._count(1)
+            self._committed([waiter])
+
+    def _committed(self, group: list[_Waiter]) -> None:
+        """Counts the group, remembers its check keys, then answers its waiters."""
+        self._remember([key for waiter in group for key in waiter.entry.check_keys])
+        self.stats.groups += 1
+        self.stats.entries += len(group)
+        self.stats.largest_group = max(self.stats.largest_group, len(group))
+        for waiter in group:
             waiter.future.set_result(None)
 
-    def _count(self, entries: int) -> None:
-        self.stats.groups += 1
-        self.stats.entries += entries
-        self.stats.largest_group = max(self.stats.largest_group, entries)
+    def _remember(self, keys: list[Hashable]) -> None:
+        """The group's check keys under the sequence number its entries' readers see once
+        it committed (a reader that read ``sequence`` before this group has a lower one)."""
+        if len(self._written) + len(keys) > MAX_TRACKED_KEYS:
+            self._written.clear()
+            self._forgotten_through = self._sequence + 1
+        for key in keys:
+            self._written[key] = self._sequence
+        self._sequence += 1
 
     def _fail_group(self, group: list[_Waiter], error: Exception) -> None:
         log.error("intake group of %d entries failed: %r", len(group), error)

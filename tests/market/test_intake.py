@@ -6,9 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, UniqueConstraint, event, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import Engine
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 from market.errors import ConflictError
 from market.intake import GroupCommitter, IntakeEntry, IntakeUnavailableError
@@ -148,3 +158,74 @@ def test_a_stopped_writer_refuses_at_once(engine: Engine) -> None:
     with pytest.raises(IntakeUnavailableError):
         committer.write(entry("m", 1))
     assert count(engine, ORDERS) == 0
+
+
+OFFERS = Table(
+    "t_offer",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("asset", String, nullable=False),
+    Column("power_w", Integer, nullable=False),
+)
+CAPACITY_W = 10_000
+
+
+def offer(committer: GroupCommitter, offer_id: str, asset: str, power_w: int) -> IntakeEntry:
+    """An offer whose check keeps its asset's offered power within CAPACITY_W."""
+
+    def check(session: Session) -> None:
+        query = select(func.sum(OFFERS.c.power_w)).where(OFFERS.c.asset == asset)
+        held = session.execute(query).scalar_one()
+        if held > CAPACITY_W:
+            raise ConflictError("order.power_w", f"{held} W would exceed {CAPACITY_W} W")
+
+    return IntakeEntry(
+        rows=[(OFFERS, [{"id": offer_id, "asset": asset, "power_w": power_w}])],
+        unique_keys=frozenset({("offer", offer_id)}),
+        conflict=lambda: ConflictError("order.nonce", "used"),
+        check=check,
+        check_keys=frozenset({("asset", asset)}),
+        seen_at=committer.sequence,  # read before the request's own checks
+    )
+
+
+def test_a_check_sees_earlier_entries_of_its_group_and_refuses_only_its_entry(
+    engine: Engine,
+) -> None:
+    committer = GroupCommitter(engine, linger_s=0.2).start()
+    try:
+        entries = [offer(committer, f"o{n}", "battery", 4_000) for n in range(3)]
+        entries += [offer(committer, f"p{n}", f"pv{n}", 4_000) for n in range(4)]
+        outcomes = write_all(committer, entries)
+    finally:
+        committer.close()
+    refused = [o for o in outcomes[:3] if o is not None]
+    assert len(refused) == 1 and isinstance(refused[0], ConflictError)
+    assert refused[0].field == "order.power_w"
+    assert outcomes[3:] == [None] * 4
+    with engine.connect() as connection:
+        held = connection.execute(
+            select(func.sum(OFFERS.c.power_w)).where(OFFERS.c.asset == "battery")
+        ).scalar_one()
+    assert held == 8_000
+    assert count(engine, OFFERS) == 6
+    assert committer.stats.refused_by_check == 1
+
+
+def test_a_check_runs_only_when_its_keys_were_written_since_the_request_read(
+    engine: Engine,
+) -> None:
+    committer = GroupCommitter(engine).start()
+    try:
+        committer.write(offer(committer, "a", "battery", 4_000))
+        committer.write(offer(committer, "b", "pv", 4_000))  # read after "a" committed
+        assert committer.stats.checks == 0
+        stale = offer(committer, "c", "battery", 4_000)
+        committer.write(offer(committer, "d", "battery", 4_000))  # written after c read
+        with pytest.raises(ConflictError, match="would exceed"):
+            committer.write(stale)  # so c is checked (8,000 + 4,000 > 10,000) and refused
+    finally:
+        committer.close()
+    assert committer.stats.checks == 1
+    assert committer.stats.refused_by_check == 1
+    assert count(engine, OFFERS) == 3
