@@ -134,13 +134,16 @@ class Scheduler:
             )
             session.add(job)
             try:
-                run = auction.run_clearing(
-                    session,
-                    self._platform,
-                    market=period.market,
-                    period_start=max(period.start, first_open_slot),
-                    period_end=period.end,
-                )
+                # The claim is inserted with the run (its explicit flush), not by the run's
+                # first query: writers elsewhere must not wait while the engine clears.
+                with session.no_autoflush:
+                    run = auction.run_clearing(
+                        session,
+                        self._platform,
+                        market=period.market,
+                        period_start=max(period.start, first_open_slot),
+                        period_end=period.end,
+                    )
             except IntegrityError:  # another worker's claim won: its run stands
                 session.rollback()
                 return
