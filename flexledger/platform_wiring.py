@@ -31,6 +31,9 @@ def chain_clock(connection: ChainConnection) -> Callable[[], int]:
     (the demo moves the chain's clock forward to reach delivery and settlement)."""
     if connection.embedded is None and connection.kind is ChainKind.RPC:
         return lambda: int(time.time())
+    embedded = connection.embedded
+    if embedded is not None:
+        return lambda: max(int(time.time()), embedded.latest_timestamp)
 
     def now() -> int:
         latest = int(connection.w3.eth.get_block("latest")["timestamp"])

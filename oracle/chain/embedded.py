@@ -115,6 +115,11 @@ class _EmbeddedBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester ships 
         self.chain = chain
         self.account_keys = account_keys
         self._commit = commit
+        self.head_timestamp = int(chain.get_canonical_head().timestamp)
+
+    def _note_head(self) -> None:
+        """Remember the new head's time: readers get it without waiting for the lock."""
+        self.head_timestamp = int(self.chain.get_canonical_head().timestamp)
 
     def reset_to_genesis(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError("delete the embedded chain file to start a new chain")
@@ -124,11 +129,13 @@ class _EmbeddedBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester ships 
         for _ in range(num_blocks):
             hashes.extend(super().mine_blocks(1, coinbase))
             self._commit()
+            self._note_head()
         return tuple(hashes)
 
     def revert_to_snapshot(self, snapshot: bytes) -> None:
         super().revert_to_snapshot(snapshot)
         self._commit()
+        self._note_head()
 
     def time_travel(self, to_timestamp: int) -> int:
         self.set_next_block_timestamp(to_timestamp)
@@ -375,6 +382,13 @@ class EmbeddedChain:
             lock.release()
             raise
         return cls(chain, keys, db, lock)
+
+    @property
+    def latest_timestamp(self) -> int:
+        """The latest mined block's timestamp, read without queueing behind a block being
+        mined (``eth_getBlockByNumber("latest")`` waits for the chain and formats the whole
+        block: the platform's clock asks on every request)."""
+        return int(self._backend.head_timestamp)
 
     @property
     def path(self) -> Path | None:
