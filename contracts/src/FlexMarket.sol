@@ -431,6 +431,8 @@ contract FlexMarket is IFlexMarket, EIP712 {
                 uint256 shift = (slot & 7) * _LANE_BITS;
                 uint256 totalW = ((lanes >> shift) & _LANE_MASK) + powerW;
                 if (totalW > capacityW) {
+                    // slotStart is a multiple of 900 (checked in _checkShape): the division is exact.
+                    // slither-disable-next-line divide-before-multiply
                     revert CapacityExceeded(sell.asset, sell.direction, uint64(slot * SLOT_SECONDS), totalW, capacityW);
                 }
                 lanes = (lanes & ~(_LANE_MASK << shift)) | (totalW << shift);
