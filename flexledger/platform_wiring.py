@@ -13,6 +13,7 @@ from market.gates import MarketCatalogue
 from market.intake import GroupCommitter
 from market.platform import AuthConfig, Platform, RateLimit
 from market.trade_failures import fail_rejected_trades
+from market.webhooks import WebhookTargets
 from oracle.chain import ChainConnection, connect
 from oracle.deploy import deploy_suite
 from oracle.errors import OracleError
@@ -67,6 +68,7 @@ def build_platform(
         rate_limit=RateLimit(settings.rate_limit_per_s, settings.rate_limit_burst),
         clock=clock or chain_clock(connection),
         pricing=settings.pricing,
+        webhook_targets=WebhookTargets(allow_loopback=settings.webhook_allow_loopback),
     )
     platform.after_sync.append(fail_rejected_trades)
     platform.after_sync.append(dispatch_new_activations)

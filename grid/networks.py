@@ -120,6 +120,15 @@ def load_cim(
     return _checked(net, ", ".join(str(file) for file in files))
 
 
+def cim_available() -> bool:
+    """Whether CIM/CGMES import works here (pandapower's converter needs ``lxml``)."""
+    try:
+        _cim_converter()
+    except NetworkImportError:
+        return False
+    return True
+
+
 def _cim_converter() -> Callable[..., pandapowerNet]:
     """pandapower's CIM importer, imported late: it needs lxml, which is optional."""
     try:

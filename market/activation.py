@@ -25,7 +25,7 @@ from market.activation_docs import ActivationDocument, document_of, schedule_of
 from market.activation_stream import StreamHub
 from market.db.models import Activation, ActivationStatus, MarketTrade, Webhook
 from market.errors import NotFoundError
-from market.webhooks import Delivery, DeliveryPolicy, WebhookSender
+from market.webhooks import Delivery, DeliveryPolicy, WebhookSender, WebhookTargets
 
 if TYPE_CHECKING:  # market.platform may call dispatch_new_activations from its pump
     from market.platform import Platform
@@ -37,9 +37,14 @@ MAX_PAGE = 1000
 class ActivationPush:
     """One platform's push channels: webhook deliveries and websocket streams."""
 
-    def __init__(self, engine: Engine, policy: DeliveryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        policy: DeliveryPolicy | None = None,
+        targets: WebhookTargets | None = None,
+    ) -> None:
         self.engine = engine
-        self.webhooks = WebhookSender(engine, policy)
+        self.webhooks = WebhookSender(engine, policy, targets)
         self.streams = StreamHub()
 
     def push(self, documents: Sequence[tuple[str, ActivationDocument]]) -> None:
@@ -73,7 +78,7 @@ def push_of(platform: "Platform") -> ActivationPush:
     """The platform's push channels, made on first use and dropped with the platform."""
     key = id(platform)
     if key not in _PUSHES:
-        _PUSHES[key] = ActivationPush(platform.engine)
+        _PUSHES[key] = ActivationPush(platform.engine, targets=platform.webhook_targets)
         weakref.finalize(platform, _PUSHES.pop, key, None)
     return _PUSHES[key]
 

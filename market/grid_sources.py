@@ -10,31 +10,26 @@ Node coordinates: ``x`` is the longitude and ``y`` the latitude (WGS 84 degrees)
 model's schematic coordinates when it has no geodata (see :mod:`market.geometry`).
 """
 
-import contextlib
-import json
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import pandapower as pp
 from pandapower.auxiliary import pandapowerNet
 from pydantic import BaseModel, ConfigDict, Field
 
 from grid.errors import GridError, UnknownNetworkError
-from grid.networks import load_cim, load_network
+from grid.networks import cim_available, load_cim, load_network
 from grid.topology import GridNode as TreeNode
 from grid.topology import node_tree
 from market.errors import MarketValueError
+from market.pandapower_upload import read_pandapower_json
 
 MAX_NODE_ID = 2**32 - 1  # node ids are uint32 on chain; 0 means "no parent"
 MAX_NODES = 10_000  # per import: one registerNode transaction per node comes back
 MAX_SOURCE_CHARS = 16_000_000  # a pandapower JSON network or all CIM files together
 MAX_COORDINATE = 1e6  # schematic layouts can exceed longitude/latitude ranges
 NAME_LENGTH = 120  # market_grid_node.name
-# Modules a pandapower JSON file may name: pandapower imports any module a file names
-# before its own allow-list check, so a foreign module name is refused before parsing.
-PANDAPOWER_JSON_MODULES = ("pandapower", "pandas", "numpy", "builtins", "geopandas", "shapely")
 
 NodeId = Annotated[int, Field(ge=1, le=MAX_NODE_ID)]
 Coordinate = Annotated[float, Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE, allow_inf_nan=False)]
@@ -222,47 +217,8 @@ def _catalogue(name: str) -> pandapowerNet:
 
 
 def _from_json(text: str) -> pandapowerNet:
-    _check_modules(text)
-    try:
-        net = pp.from_json_string(text)
-    except Exception as error:  # pandapower's reader raises many kinds; all mean unreadable
-        raise MarketValueError(
-            "pandapower_json", f"is not a pandapower network ({type(error).__name__}: {error})"
-        ) from None
-    return _checked(net, "pandapower_json")
-
-
-def _check_modules(text: str) -> None:
-    """Refuse a file that names modules outside pandapower's own data types."""
-    try:
-        json.loads(text, object_hook=_module_hook)
-    except json.JSONDecodeError as error:
-        raise MarketValueError("pandapower_json", f"is not JSON ({error})") from None
-    except RecursionError:
-        raise MarketValueError("pandapower_json", "is nested too deeply") from None
-
-
-def _module_hook(document: dict[str, Any]) -> dict[str, Any]:
-    module = document.get("_module")
-    if module is not None and not _allowed_module(module):
-        raise MarketValueError(
-            "pandapower_json",
-            f"names the module {str(module)[:80]!r}; only pandapower data "
-            f"types may appear ({', '.join(PANDAPOWER_JSON_MODULES)})",
-        )
-    for value in document.values():
-        # pandapower nests serialised tables as JSON text inside strings; check those too.
-        if isinstance(value, str) and value[:1] in ("{", "["):
-            with contextlib.suppress(json.JSONDecodeError):
-                json.loads(value, object_hook=_module_hook)
-    return document
-
-
-def _allowed_module(module: object) -> bool:
-    if not isinstance(module, str):
-        return False
-    root = module.split(".", 1)[0]
-    return root in PANDAPOWER_JSON_MODULES
+    """Our own strict reader: pandapower's would import modules and read files it names."""
+    return _checked(read_pandapower_json(text), "pandapower_json")
 
 
 def _from_cim(cim: CimIn) -> pandapowerNet:
@@ -277,9 +233,15 @@ def _from_cim(cim: CimIn) -> pandapowerNet:
             path.write_text(file.content, encoding="utf-8")
         try:
             net = load_cim(paths, cgmes_version=cim.cgmes_version)
-        except GridError as error:
-            raise MarketValueError("cim.files", str(error).removeprefix("paths: ")) from None
+        except GridError:  # its text quotes the parser and our temporary paths: not passed on
+            raise MarketValueError("cim.files", _cim_refusal(cim.cgmes_version)) from None
     return _checked(net, "cim.files")
+
+
+def _cim_refusal(cgmes_version: str) -> str:
+    if not cim_available():
+        return "CIM/CGMES import is not available on this platform (pandapower's converter extra)"
+    return f"could not be converted: give a complete, well-formed CGMES {cgmes_version} file set"
 
 
 def _checked(net: object, field: str) -> pandapowerNet:
@@ -291,8 +253,10 @@ def _checked(net: object, field: str) -> pandapowerNet:
 def _tree(net: pandapowerNet, field: str, exclude_disconnected: bool) -> list[NodeSpec]:
     try:
         tree = node_tree(net, exclude_disconnected=exclude_disconnected)
-    except GridError as error:
+    except GridError as error:  # our own messages, about buses and depth
         raise MarketValueError(field, f"is no publishable node tree: {error}") from None
+    except (KeyError, IndexError, TypeError, ValueError):  # a converted model we cannot walk
+        raise MarketValueError(field, "is no publishable node tree (inconsistent tables)") from None
     return [_of_tree_node(node) for node in tree]
 
 

@@ -19,6 +19,7 @@ from market.db.migrate import upgrade
 from market.gates import MarketCatalogue
 from market.intake import GroupCommitter
 from market.sync import EventSync, SyncReport
+from market.webhooks import WebhookTargets
 from oracle.identity import Signer
 from oracle.outbox.dispatcher import RoundReport
 from oracle.relay import relay_spec
@@ -55,6 +56,8 @@ class Platform:
     rate_limit: RateLimit = field(default_factory=RateLimit)
     clock: Callable[[], int] = field(default=lambda: int(time.time()))
     pricing: str = "pay_as_bid"
+    # Where webhooks may post: never loopback or private networks unless this says so.
+    webhook_targets: WebhookTargets = field(default_factory=WebhookTargets)
     # The single writer that commits accepted orders in groups (market/intake.py); None:
     # each request commits its own transaction (scripts, tests that want it).
     intake: GroupCommitter | None = None

@@ -9,7 +9,7 @@ outbox message; the organisation becomes active when the chain's ``RoleGranted``
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from eth_utils.crypto import keccak
@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from market.db.models import Organisation, OrganisationKind, OrganisationStatus
 from market.errors import ConflictError, ForbiddenError, MarketValueError, NotFoundError
+from market.licence_overlap import overlapping_operators
 from market.platform import Platform
 from oracle.identity import credential_hash, format_did, issue_role_credential
 from oracle.types import Address, Role
@@ -78,6 +79,10 @@ def register(
         else None,
         **details.model_dump(),
     )
+    # An overlap with another operator's area holds the registration for the operator's
+    # decision: it stays pending with the conflict recorded (see approve).
+    conflicts = overlapping_operators(session, organisation)
+    organisation.licence_conflicts = json.dumps(conflicts) if conflicts else None
     session.add(organisation)
     session.commit()
     session.refresh(organisation)
@@ -91,13 +96,19 @@ def approve(
     *,
     approver: Address,
     fund: Callable[[Address], None] | None = None,
+    allow_overlap_with: Sequence[str] = (),
 ) -> Organisation:
-    """Issue the role credential and publish its grant; only the market operator may."""
+    """Issue the role credential and publish its grant; only the market operator may.
+
+    A licence area that overlaps other operators' (found again now: areas change) is
+    approved only if ``allow_overlap_with`` names every one of them; the decision is kept.
+    """
     if approver != platform.operator_address:
         raise ForbiddenError("authorization", "only the market operator approves registrations")
     organisation = get(session, organisation_id)
     if organisation.status != OrganisationStatus.PENDING:
         raise ConflictError("status", f"organisation is {organisation.status}, not pending")
+    conflicts = _decided_overlap(session, organisation, allow_overlap_with)
     role = ROLE_OF_KIND[organisation.kind]
     valid_from = datetime.fromtimestamp(platform.now(), UTC)
     with platform.chain_lock:
@@ -127,10 +138,53 @@ def approve(
             fund(Address(organisation.address))
     organisation.credential = json.dumps(credential, sort_keys=True)
     organisation.credential_hash = hash_hex
+    organisation.licence_conflicts = json.dumps(conflicts) if conflicts else None
+    organisation.overlap_accepted = json.dumps(conflicts) if conflicts else None
     organisation.status = OrganisationStatus.APPROVED
     session.add(organisation)
     session.commit()
     session.refresh(organisation)
+    return organisation
+
+
+def _decided_overlap(
+    session: Session, organisation: Organisation, allow_overlap_with: Sequence[str]
+) -> list[str]:
+    """The overlapping operators, each of which the market operator must have accepted."""
+    conflicts = overlapping_operators(session, organisation)
+    undecided = [other for other in conflicts if other not in set(allow_overlap_with)]
+    if undecided:  # a refusal writes nothing; the message names what to decide
+        raise ConflictError(
+            "allow_overlap_with",
+            f"the licence area overlaps that of {', '.join(undecided)}; to approve it anyway, "
+            "list every one of them in allow_overlap_with",
+        )
+    return conflicts
+
+
+def revoke(
+    session: Session, platform: Platform, organisation_id: str, *, revoker: Address
+) -> Organisation:
+    """Publish the revocation of an active organisation's role; only the market operator may.
+
+    The organisation becomes ``revoked`` when the chain's ``RoleRevoked`` is indexed
+    (:mod:`market.sync`), and the platform forgets its cached role answers then, so the
+    organisation's sessions are refused for every write from that moment on.
+    """
+    if revoker != platform.operator_address:
+        raise ForbiddenError("authorization", "only the market operator revokes roles")
+    organisation = get(session, organisation_id)
+    if organisation.status != OrganisationStatus.ACTIVE:
+        raise ConflictError(
+            "status", f"organisation is {organisation.status}; only an active role is revoked"
+        )
+    with platform.chain_lock:
+        platform.oracle.publish(
+            "role.revoke",
+            {"identity": organisation.address, "role": int(ROLE_OF_KIND[organisation.kind])},
+            sender=platform.operator_address,
+            key=f"role-revoke:{organisation.id}:{organisation.credential_hash}",
+        )
     return organisation
 
 

@@ -50,6 +50,7 @@ class EventSync:
         self.chain_id = oracle.suite.chain_id
         self.handlers: dict[str, Handler] = {
             "RoleGranted": _role_granted,
+            "RoleRevoked": _role_revoked,
             "OrderCancelled": _order_cancelled,
             "TradeRecorded": _trade_recorded,
             "SettlementAttested": _settled,
@@ -122,6 +123,16 @@ def _role_granted(session: Session, args: dict[str, Any]) -> None:
     ).first()
     if organisation is not None and organisation.status == OrganisationStatus.APPROVED:
         organisation.status = OrganisationStatus.ACTIVE
+        session.add(organisation)
+
+
+def _role_revoked(session: Session, args: dict[str, Any]) -> None:
+    """The organisation's role is gone on chain: it is revoked here too, whatever it was."""
+    organisation = session.exec(
+        select(Organisation).where(Organisation.address == args["identity"])
+    ).first()
+    if organisation is not None and organisation.status != OrganisationStatus.REVOKED:
+        organisation.status = OrganisationStatus.REVOKED
         session.add(organisation)
 
 

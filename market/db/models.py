@@ -35,6 +35,7 @@ class OrganisationStatus(StrEnum):
     APPROVED = "approved"  # credential issued, role grant in the outbox
     ACTIVE = "active"  # role grant confirmed on chain
     REJECTED = "rejected"
+    REVOKED = "revoked"  # its role was revoked on chain (RoleRevoked indexed)
 
 
 class Organisation(SQLModel, table=True):
@@ -53,6 +54,10 @@ class Organisation(SQLModel, table=True):
     details_hash: str = Field(max_length=66)  # keccak of the canonical company details
     licence_area_polygon: str | None = None  # GeoJSON Polygon as JSON text
     licence_area_nodes: str | None = None  # JSON list of grid node ids
+    # Same-kind operators whose licence areas this one's overlaps (JSON list of ids), as found
+    # at registration and again at approval; the ones the market operator accepted.
+    licence_conflicts: str | None = None
+    overlap_accepted: str | None = None
     credential: str | None = None  # the W3C role credential (JSON) once approved
     credential_hash: str | None = Field(default=None, max_length=66)
     created_at: datetime = _created()

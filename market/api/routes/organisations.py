@@ -46,6 +46,19 @@ class RegistrationIn(BaseModel):
     )
 
 
+class ApprovalIn(BaseModel):
+    """The market operator's decision on a registration whose licence area overlaps others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow_overlap_with: list[Annotated[str, Field(max_length=36)]] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Ids of the operators whose licence areas this one may overlap: every "
+        "overlapping operator must be listed, or the approval is refused (409).",
+    )
+
+
 class OrganisationOut(BaseModel):
     id: str
     kind: OrganisationKind
@@ -59,6 +72,14 @@ class OrganisationOut(BaseModel):
     )
     licence_area_polygon: dict[str, Any] | None = None
     licence_area_nodes: list[int] | None = None
+    licence_conflicts: list[str] = Field(
+        default_factory=list,
+        description="Same-kind operators whose licence areas overlap this one's; an overlap "
+        "needs the market operator's explicit decision (allow_overlap_with) to be approved.",
+    )
+    overlap_accepted: list[str] = Field(
+        default_factory=list, description="The overlaps the market operator accepted."
+    )
 
     @classmethod
     def of(cls, organisation: Organisation, *, with_details: bool) -> "OrganisationOut":
@@ -88,6 +109,8 @@ class OrganisationOut(BaseModel):
             licence_area_nodes=json.loads(organisation.licence_area_nodes)
             if organisation.licence_area_nodes
             else None,
+            licence_conflicts=json.loads(organisation.licence_conflicts or "[]"),
+            overlap_accepted=json.loads(organisation.overlap_accepted or "[]"),
         )
 
 
@@ -160,11 +183,35 @@ def approve(
     platform: PlatformDep,
     session: SessionDep,
     fund: Annotated[Callable[[Address], None] | None, Depends(_funder)],
+    body: ApprovalIn | None = None,
 ) -> OrganisationOut:
     if not participant.is_operator:
         raise ForbiddenError("authorization", "only the market operator approves registrations")
     organisation = registration.approve(
-        session, platform, organisation_id, approver=participant.address, fund=fund
+        session,
+        platform,
+        organisation_id,
+        approver=participant.address,
+        fund=fund,
+        allow_overlap_with=body.allow_overlap_with if body else [],
+    )
+    return OrganisationOut.of(organisation, with_details=True)
+
+
+@router.post(
+    "/{organisation_id}/revoke",
+    status_code=202,
+    summary="Market operator: revoke an active organisation's role on chain",
+    description="The revocation goes through the outbox; the organisation reads as revoked, "
+    "and its sessions are refused for writes, once the chain's RoleRevoked is indexed.",
+)
+def revoke(
+    organisation_id: str, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
+) -> OrganisationOut:
+    if not participant.is_operator:
+        raise ForbiddenError("authorization", "only the market operator revokes roles")
+    organisation = registration.revoke(
+        session, platform, organisation_id, revoker=participant.address
     )
     return OrganisationOut.of(organisation, with_details=True)
 

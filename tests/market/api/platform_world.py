@@ -98,6 +98,8 @@ def sign_in(client: TestClient, wallet: Wallet) -> dict[str, str]:
 
 
 def start(data_dir: Path, **settings: Any) -> PlatformWorld:
+    # The tests' webhook receivers listen on 127.0.0.1: allowed here explicitly.
+    settings = {"webhook_allow_loopback": True, **settings}
     settings_ = Settings(data_dir=data_dir, keystore_scrypt_n=1024, **settings)
     connection = connect(settings_)
     signers = open_participants(

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 from market.activation import dispatch_new_activations, push_of
 from market.client import FlexledgerClient
 from market.db.models import Activation
-from market.webhooks import SIGNATURE_HEADER
+from market.webhooks import SIGNATURE_HEADER, WebhookTargets
 from oracle.types import SLOT_SECONDS
 from tests.market.api.market_cast import (
     FEEDER_A,
@@ -206,9 +206,45 @@ def test_webhook_registration_rules(cast: MarketCast) -> None:
     assert bad.status_code == 422 and error_field(bad) == "url"
     assert cast.post(cast.dso, "/webhooks", {"url": "https://dso.example/hook"}).status_code == 403
     assert counts(cast.world) == before
-    created = cast.post(cast.beta, "/webhooks", {"url": "https://beta.example/hook"}).json()
+    created = cast.post(cast.beta, "/webhooks", {"url": "http://localhost:9/hook"}).json()
     listed = cast.get(cast.beta, "/webhooks").json()
     assert [hook["id"] for hook in listed] == [created["id"]] and "secret" not in listed[0]
     assert cast.delete(cast.alpha, f"/webhooks/{created['id']}").status_code == 404
     assert cast.delete(cast.beta, f"/webhooks/{created['id']}").status_code == 204
     assert cast.get(cast.beta, "/webhooks").json() == []
+
+
+SSRF_TARGETS = [
+    "http://2130706433/hook",
+    "http://0x7f000001/hook",
+    "http://0177.0.0.1/hook",
+    "http://127.1/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://10.0.0.7/hook",
+    "http://169.254.169.254/latest/meta-data",
+    "http://[fe80::1]/hook",
+    "http://user@localhost:9/hook",
+    "https://nowhere.invalid/hook",
+]
+
+
+@pytest.mark.parametrize("url", SSRF_TARGETS)
+def test_webhooks_to_private_or_disguised_addresses_are_refused(
+    cast: MarketCast, url: str
+) -> None:
+    before = counts(cast.world)
+    refused = cast.post(cast.beta, "/webhooks", {"url": url})
+    assert refused.status_code == 422 and error_field(refused) == "url", refused.text
+    assert counts(cast.world) == before and cast.get(cast.beta, "/webhooks").json() == []
+
+
+def test_a_platform_refuses_loopback_webhooks_unless_configured(cast: MarketCast) -> None:
+    platform = cast.world.platform
+    allowed = platform.webhook_targets
+    try:
+        platform.webhook_targets = WebhookTargets()  # the default of every real deployment
+        refused = cast.post(cast.beta, "/webhooks", {"url": "http://127.0.0.1:9/hook"})
+        assert refused.status_code == 422 and error_field(refused) == "url", refused.text
+    finally:
+        platform.webhook_targets = allowed
+    assert WebhookTargets().allow_loopback is False

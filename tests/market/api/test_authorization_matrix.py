@@ -241,7 +241,7 @@ def _clear_open_period(scene: Scene, caller: Actor) -> Any:
 
 
 def _webhook(scene: Scene, caller: Actor) -> Any:
-    return {"url": "https://hooks.example.org/flex"}
+    return {"url": "http://localhost:9/flex"}  # loopback: the test platform allows it
 
 
 def _sign_in(scene: Scene, caller: Actor) -> Any:
@@ -278,6 +278,7 @@ ROWS = (
     Row("GET", "/organisations", SIGNED_IN),
     Row("GET", "/organisations/{fsp_org}", SIGNED_IN),
     Row("POST", "/organisations/{pending_org}/approve", OPERATOR_JOB),
+    Row("POST", "/organisations/{unknown_org}/revoke", expect(403, operator=404)),
     Row(
         "GET",
         "/organisations/{fsp_org}/credential",
@@ -350,7 +351,7 @@ ROWS = (
     Row(
         "POST",
         "/meter-readings",
-        expect(403, dso=200),
+        expect(403, dso=200, other_dso=404, tso=404),  # outside the area: an unknown meter point
         _readings,
         fields=dict.fromkeys(OUTSIDE_THE_AREA, "readings.0.meter_point_id"),
     ),
@@ -544,7 +545,11 @@ def _record_the_rest(scene: Scene) -> None:
     body = {"kind": "auditor", "company": {"name": "Pending", **COMPANY}}
     registered = cast.post(pending, "/organisations", body)
     assert registered.status_code == 201, registered.text
-    scene.ids.update(webhook=hook.json()["id"], pending_org=registered.json()["id"])
+    scene.ids.update(
+        webhook=hook.json()["id"],
+        pending_org=registered.json()["id"],
+        unknown_org="00000000-0000-4000-8000-000000000000",
+    )
 
 
 def _nominate_to_dispute(scene: Scene) -> None:

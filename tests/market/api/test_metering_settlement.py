@@ -318,7 +318,6 @@ def test_metering_outside_the_licence_area_reads_as_unknown(world: PlatformWorld
     response = post_readings(world, day.other_dso, batch)
     assert response.status_code == 404
     assert response.json()["detail"][0]["loc"] == ["body", "readings", "0", "meter_point_id"]
-    unknown = post_readings(world, day.other_dso, readings(asset, day.start, [20.0] * 4))
     unknown_batch = [{**reading, "meter_point_id": "999999999999999999"} for reading in batch]
     unknown = post_readings(world, day.other_dso, unknown_batch)
     message, unknown_message = (
@@ -415,6 +414,10 @@ def test_readings_are_read_by_the_owner_and_its_dso_only(world: PlatformWorld, d
     for actor in (day.other_fsp, day.other_dso):
         hidden = world.client.get("/api/v1/meter-readings", params=params, headers=actor.headers)
         assert hidden.status_code == 404
+        assert day.assets["under"].id not in hidden.text  # nor whose asset the meter point is
+        path = "/api/v1/meter-readings/corrections"
+        also = world.client.get(path, params=params, headers=actor.headers)
+        assert also.status_code == 404 and day.assets["under"].id not in also.text
     assert world.client.get("/api/v1/meter-readings", params=params).status_code == 401
 
 
