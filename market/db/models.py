@@ -154,7 +154,7 @@ class MarketOrder(SQLModel, table=True):
     side: int
     direction: int
     node_id: int = Field(index=True)
-    asset: str = Field(max_length=42)
+    asset: str = Field(max_length=42, index=True)  # capacity checks read by asset
     slot_start: int = Field(index=True, sa_type=BigInteger)
     slot_count: int
     power_w: int = Field(sa_type=BigInteger)
