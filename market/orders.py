@@ -38,6 +38,7 @@ from market.errors import ConflictError, ForbiddenError, MarketValueError, NotFo
 from market.gates import MarketSpec
 from market.grid_service import area_node_ids
 from market.intake import IntakeEntry
+from market.order_capacity import OfferedPower, lock_assets, offered_power, recheck
 from market.platform import Platform
 from market.registration import of_address
 from oracle.eip712 import ZERO_ADDRESS, Order
@@ -76,6 +77,7 @@ class _Context:
     licence: set[int]
     assets: dict[str, Asset]
     used_nonces: set[int]
+    offered: OfferedPower  # what the assets' stored sells hold per slot (and this batch's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +104,14 @@ def place_orders(
     """Checks every order, then stores all of them with their commitments, or none;
     returns the order hashes (the orders' ids) in the order given."""
     outbox_rows.require_shared_database(platform)
+    seen_at = platform.intake.sequence if platform.intake is not None else 0  # before reads
     context = _context(session, platform, maker, market, orders)
     accepted = []
     for index, signed in enumerate(orders):
         prefix = f"orders.{index}." if batch else ""
         accepted.append(_check(context, maker, signed, prefix))
         context.used_nonces.add(signed.order.nonce)
-    return _store(session, platform, context, accepted)
+    return _store(session, platform, context, accepted, seen_at)
 
 
 def cancel_order(
@@ -161,6 +164,7 @@ def _context(
         licence=area_node_ids(session, organisation) if may_buy else set(),
         assets=_assets(session, {s.order.asset for s in orders if s.order.side == Side.SELL}),
         used_nonces=_used_nonces(session, maker, [s.order.nonce for s in orders]),
+        offered=offered_power(session, [s.order for s in orders]),
     )
 
 
@@ -276,6 +280,7 @@ def _check_sell(context: _Context, order: Order, at: str) -> None:
         raise MarketValueError(
             f"{at}power_w", f"exceeds the asset's prequalified {direction} capacity {capacity} W"
         )
+    context.offered.check(order, capacity, f"{at}power_w")  # with the asset's other sells
 
 
 def _check_times(context: _Context, order: Order, at: str) -> int:
@@ -305,18 +310,31 @@ def _check_signature(context: _Context, signed: SignedOrder, at: str) -> bytes:
 
 
 def _store(
-    session: Session, platform: Platform, context: _Context, accepted: Sequence[_Accepted]
+    session: Session,
+    platform: Platform,
+    context: _Context,
+    accepted: Sequence[_Accepted],
+    seen_at: int,
 ) -> list[str]:
+    """Stores the orders with their commitments in one transaction, in which the power the
+    sells' assets offer is checked again (:mod:`market.order_capacity`): another request
+    may have stored sells of the same asset since this one read."""
     orders = [_order_row(context, item) for item in accepted]
     messages = [_commit_row(platform, item) for item in accepted]
+    capacity = _CapacityCheck([item.signed.order for item in accepted], context.assets)
     if platform.intake is not None:
         session.rollback()  # end this request's reads; the writer commits on its own
-        platform.intake.write(_intake_entry(orders, messages))
+        platform.intake.write(_intake_entry(orders, messages, capacity, seen_at))
         return [item.order_hash for item in accepted]
     try:
+        lock_assets(session, capacity.asset_ids)
         session.exec(insert(MarketOrder), params=orders)
         outbox_rows.insert_rows(session, messages)
+        capacity(session)
         session.commit()
+    except ConflictError:
+        session.rollback()
+        raise
     except IntegrityError:
         session.rollback()
         raise ConflictError(
@@ -325,15 +343,41 @@ def _store(
     return [item.order_hash for item in accepted]
 
 
-def _intake_entry(orders: list[dict[str, Any]], messages: list[dict[str, Any]]) -> IntakeEntry:
+@dataclass(frozen=True, slots=True)
+class _CapacityCheck:
+    """The sells' capacity check inside the storing transaction (409 if it fails)."""
+
+    orders: list[Order]
+    assets: dict[str, Asset]
+
+    @property
+    def asset_ids(self) -> set[str]:
+        return {order.asset for order in self.orders if order.side == Side.SELL}
+
+    def __call__(self, session: Session) -> None:
+        recheck(session, self.orders, self.assets, "order.power_w")
+
+
+def _intake_entry(
+    orders: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+    capacity: _CapacityCheck,
+    seen_at: int,
+) -> IntakeEntry:
     """The rows of one request for the group commit: stored with their commitments or not
-    at all; an order id or (maker, nonce) already in the group or the table is a 409."""
+    at all; an order id or (maker, nonce) already in the group or the table is a 409; the
+    capacity check runs in the group's transaction when another entry for one of the same
+    assets was written since this request read (or sits earlier in the group)."""
     keys: set[Hashable] = {("order", row["id"]) for row in orders}
     keys |= {("nonce", row["maker"], row["nonce"]) for row in orders}
+    assets = frozenset(("asset", asset_id.lower()) for asset_id in capacity.asset_ids)
     return IntakeEntry(
         rows=[(MarketOrder, orders), (OutboxMessage, messages)],
         unique_keys=frozenset(keys),
         conflict=_nonce_conflict,
+        check=capacity if assets else None,
+        check_keys=assets,
+        seen_at=seen_at,
     )
 
 

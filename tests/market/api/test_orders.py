@@ -2,6 +2,8 @@
 cancellation, who reads what, the public order book, and the markets' gates."""
 
 import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
+from market import orders as orders_module
 from market import outbox_rows
 from market.client import FlexledgerClient
 from market.db.models import MarketOrder
@@ -240,6 +243,76 @@ def test_the_maker_cancels_before_the_gate(cast: MarketCast) -> None:
         None, "/orderbook", market="intraday", slot_start=cancelled.json()["order"]["slot_start"]
     )
     assert all(level["price_eur_per_mwh"] != 90.0 for level in book.json()["levels"])
+
+
+# -- one asset, several sells ---------------------------------------------------------------------
+
+
+def test_sells_of_one_asset_may_not_offer_more_than_its_capacity_in_any_slot(
+    cast: MarketCast,
+) -> None:
+    """Regression (issue 7): each sell was checked alone, so two 30 kW offers of the 50 kW
+    battery in one slot were both stored (and cleared)."""
+    slot = fresh_slot(cast.world)
+    placed(cast, cast.alpha, sell(cast, cast.alpha, "battery", slot, 30_000, 10_000))
+    before = counts(cast.world)
+    second = sell(cast, cast.alpha, "battery", slot, 30_000, 11_000)
+    response = place(cast, cast.alpha, second)
+    refused(cast, response, 422, "order.power_w", before)
+    message = response.json()["detail"][0]["msg"]
+    assert "30000 W on top of the 30000 W" in message and "50000 W (free: 20000 W)" in message
+    placed(cast, cast.alpha, dataclasses.replace(second, power_w=20_000))  # what is left fits
+
+
+def test_capacity_counts_overlapping_blocks_per_direction_and_frees_on_cancel(
+    cast: MarketCast,
+) -> None:
+    slot = fresh_slot(cast.world)
+    block = placed(cast, cast.alpha, sell(cast, cast.alpha, "battery", slot, 40_000, 10_000))
+    last = slot + 3 * SLOT_SECONDS  # the block's fourth slot
+    later = sell(cast, cast.alpha, "battery", last, 20_000, 10_000, slot_count=1)
+    refused(cast, place(cast, cast.alpha, later), 422, "order.power_w", counts(cast.world))
+    down = sell(cast, cast.alpha, "battery", last, 20_000, 10_000, slot_count=1, direction=1)
+    placed(cast, cast.alpha, down)  # down power is its own budget (20 kW)
+    assert cast.delete(cast.alpha, f"/orders/{block}").status_code == 200
+    placed(cast, cast.alpha, later)  # the cancelled block holds nothing
+
+
+def test_a_batch_counts_its_own_earlier_sells_of_the_asset(cast: MarketCast) -> None:
+    slot = fresh_slot(cast.world)
+    orders = [sell(cast, cast.alpha, "battery", slot, 20_000, 10_000 + n) for n in range(3)]
+    body = {"market": "intraday", "orders": [signed(cast, cast.alpha, o) for o in orders]}
+    before = counts(cast.world)
+    response = cast.post(cast.alpha, "/orders/batch", body)
+    refused(cast, response, 422, "orders.2.order.power_w", before)
+
+
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group-commit", "own-transaction"])
+def test_two_racing_sells_of_one_asset_store_one_and_refuse_the_other(
+    cast: MarketCast, monkeypatch: pytest.MonkeyPatch, group_commit: bool
+) -> None:
+    """Two requests for one asset both read what it offers before either stores: both
+    first checks pass, so the storing transaction must refuse the later one (409)."""
+    if not group_commit:
+        monkeypatch.setattr(cast.world.platform, "intake", None)
+    slot = fresh_slot(cast.world)
+    racers = [sell(cast, cast.alpha, "battery", slot, 30_000, 10_000 + n) for n in range(2)]
+    both_read = threading.Barrier(2, timeout=30)
+    read = orders_module.offered_power
+
+    def read_then_wait(session: Session, orders: Any) -> Any:
+        held = read(session, orders)
+        both_read.wait()
+        return held
+
+    monkeypatch.setattr(orders_module, "offered_power", read_then_wait)
+    before = counts(cast.world)
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(lambda order: place(cast, cast.alpha, order), racers))
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    [loser] = [r for r in responses if r.status_code == 409]
+    assert error_field(loser) == "order.power_w"
+    assert counts(cast.world)[0] == before[0] + 1  # one order stored, not two
 
 
 # -- batches -------------------------------------------------------------------------------------
