@@ -65,10 +65,12 @@ from market.db.models import (
     MarketTrade,
     MeterReading,
     Organisation,
+    Portfolio,
 )
 from market.errors import ConflictError, FieldError, MarketValueError
-from market.metering import consumes_only, meter_series
+from market.metering import consumes_only
 from market.platform import Platform
+from market.portfolios import energy_series, prequalified_w
 from oracle.errors import OracleValueError
 from oracle.types import SLOT_SECONDS
 
@@ -120,6 +122,7 @@ class _Context:
     assets: list[Asset]
     claims: dict[str, list[_Claim]]  # asset id -> periods taken
     with_history: set[str]  # meter points with readings in the look-back window
+    portfolios: set[str]  # ids of portfolio assets among the requests' (market.portfolios)
 
     def take(self, asset_id: str, claim: _Claim) -> None:
         self.claims.setdefault(asset_id, []).append(claim)
@@ -184,7 +187,10 @@ def _context(session: Session, platform: Platform, requests: Sequence[BaselineRe
             .distinct()
         ).all()
     )
-    return _Context(platform.now(), assets, claims, with_history)
+    portfolios = set(
+        session.exec(select(Portfolio.asset_id).where(col(Portfolio.asset_id).in_(ids))).all()
+    )
+    return _Context(platform.now(), assets, claims, with_history, portfolios)
 
 
 def _checked_row(
@@ -206,14 +212,18 @@ def _checked_row(
     if request.method is not BaselineMethod.NOMINATED:
         return _row(fsp, asset, request, _computed_values(session, asset, request))
     values = _nominated_values(platform, asset, request, context.now, taken)
+    portfolio = asset.id in context.portfolios
     history = (
         _history_before(session, asset, request.period_start)
-        if asset.meter_point_id in context.with_history
+        if portfolio or asset.meter_point_id in context.with_history
         else {}
     )
-    bounds = nomination_bounds(
-        asset.up_w, asset.down_w, history, consumes_only=consumes_only(asset)
+    up_w, down_w, only_consumes = (
+        prequalified_w(session, asset)
+        if portfolio
+        else (asset.up_w, asset.down_w, consumes_only(asset))
     )
+    bounds = nomination_bounds(up_w, down_w, history, consumes_only=only_consumes)
     try:
         check_within([values[slot] for slot in sorted(values)], bounds, "values_kwh")
     except BaselineError as error:
@@ -284,9 +294,7 @@ def _check_no_overlap(request: BaselineRequest, taken: Sequence[_Claim]) -> None
 
 def _history_before(session: Session, asset: Asset, period_start: int) -> dict[int, int]:
     """The asset's metered energy in the X-of-Y look-back before ``period_start``."""
-    return meter_series(
-        session, asset.meter_point_id, period_start - HISTORY_DAYS * DAY_S, period_start
-    )
+    return energy_series(session, asset, period_start - HISTORY_DAYS * DAY_S, period_start)
 
 
 def _outlier(
@@ -314,9 +322,7 @@ def _outlier(
 def _computed_values(session: Session, asset: Asset, request: BaselineRequest) -> dict[int, int]:
     slots = _slots(request)
     end = slots[-1] + SLOT_SECONDS
-    history = meter_series(
-        session, asset.meter_point_id, slots[0] - HISTORY_DAYS * DAY_S, end + DAY_S
-    )
+    history = energy_series(session, asset, slots[0] - HISTORY_DAYS * DAY_S, end + DAY_S)
     sees_after = request.method is BaselineMethod.METER_BEFORE_AFTER
     # A baseline never sees the readings of its own period.
     visible = {s: e for s, e in history.items() if s < slots[0] or (sees_after and s >= end)}
@@ -436,7 +442,7 @@ def accuracy(
     """Each computable method's errors on the asset's last ``days`` evaluation days."""
     asset = visible_asset(session, scope, asset_id)
     start = now - (days + HISTORY_DAYS + 14) * DAY_S  # weekends and holidays in between
-    history = meter_series(session, asset.meter_point_id, start, now)
+    history = energy_series(session, asset, start, now)
     exclude = activation_days(session, asset.id)
     with _as_field("days"):
         return compare_methods(history, days, exclude_days=exclude)
@@ -551,7 +557,7 @@ def _locked_in_time(
 def history_baseline(session: Session, asset: Asset, slots: Sequence[int]) -> dict[int, int]:
     """The X-of-Y baseline of ``slots`` from the meter history before them."""
     first = min(slots)
-    history = meter_series(session, asset.meter_point_id, first - HISTORY_DAYS * DAY_S, first)
+    history = energy_series(session, asset, first - HISTORY_DAYS * DAY_S, first)
     with _as_field("baseline"):
         return compute_baseline(
             SETTLEMENT_FALLBACK, history, slots, exclude_days=activation_days(session, asset.id)

@@ -21,7 +21,8 @@ index (``readings.3.energy_kwh``) and nothing of the batch is stored. Checks:
 
 Every correction is kept in :class:`~market.db.models.MeterCorrection` (meter point, slot,
 old and new Wh, note, who, when), in the same transaction as the corrected reading; the
-asset's system operator, its owner and auditors read it (:func:`corrections_of`). Two
+asset's system operator, its owner and auditors read it (:func:`corrections_of`). A portfolio
+asset's meter point (:mod:`market.portfolios`) is virtual: readings for it are refused. Two
 requests storing the same new reading at once: the second gets a 409 naming the reading,
 never a 500 (the unique constraint decides; nothing of its batch is stored).
 """
@@ -44,6 +45,7 @@ from market.db.models import (
     MeterCorrection,
     MeterReading,
     Organisation,
+    Portfolio,
     SettlementRecord,
     utc_now,
 )
@@ -86,6 +88,7 @@ def submit_readings(
     _check_batch(readings, now)
     assets = _assets_of(session, readings)
     _check_licence_area(session, submitter, readings, assets)
+    _check_not_virtual(session, readings, assets)
     _check_plausible(session, readings, assets)
     existing = _stored(session, readings)
     report = _plan(readings, existing, correcting=correction_note is not None)
@@ -166,6 +169,26 @@ def _check_licence_area(
     for index, reading in enumerate(readings):
         if asset_node(assets[reading.meter_point_id]) not in area:
             raise _unknown_meter_point(index, reading)
+
+
+def _check_not_virtual(
+    session: Session, readings: Sequence[Reading], assets: dict[str, Asset]
+) -> None:
+    """A portfolio asset's meter point meters nothing: its members are metered instead."""
+    virtual = set(
+        session.exec(
+            select(Portfolio.asset_id).where(
+                col(Portfolio.asset_id).in_({asset.id for asset in assets.values()})
+            )
+        ).all()
+    )
+    for index, reading in enumerate(readings):
+        if assets[reading.meter_point_id].id in virtual:
+            raise MarketValueError(
+                f"readings.{index}.meter_point_id",
+                "this is a portfolio's meter point, which meters nothing; submit the readings "
+                "of its members (the portfolio's energy is their sum)",
+            )
 
 
 def _check_plausible(

@@ -20,8 +20,11 @@ penalty 1.5 x 200 EUR/MWh x 2 MWh = 600 EUR with the default 15,000 bps.
 **What is attested per trade** (:func:`settle_delivered`). A trade is due once it is recorded
 on chain, its delivery has ended (``slot_start + slot_count * 900 <= now``) and every one of
 its slots has a meter reading. ``baseline_wh`` is the sum of the asset's baseline over the
-trade's slots (the locked nomination, else X of Y; see :mod:`market.baseline_service`);
-``metered_wh`` the sum of its meter readings over the same slots.
+trade's slots (the locked nomination, else X of Y; see :mod:`market.baseline_service`;
+a nomination the DSO disputed is replaced by X of Y); ``metered_wh`` the sum of its meter
+readings over the same slots (for a portfolio asset, its members' readings summed; a
+portfolio trade and a trade of one of its members in the same slots are refused, see
+:mod:`market.portfolios`).
 
 **Several trades of one asset in one slot.** The asset has one meter and one baseline, so
 each slot's baseline and metered energy are split between the trades active in that slot
@@ -51,7 +54,6 @@ from market.db.models import (
     Asset,
     MarketOrder,
     MarketTrade,
-    MeterReading,
     Organisation,
     SettlementRecord,
     SettlementStatus,
@@ -59,6 +61,7 @@ from market.db.models import (
 )
 from market.errors import ConflictError, MarketError
 from market.platform import Platform
+from market.portfolios import double_counted, energy_series
 from oracle.errors import OracleValueError
 from oracle.types import SLOT_SECONDS
 
@@ -127,6 +130,9 @@ def _delivered_unsettled(session: Session, now: int) -> list[MarketTrade]:
 
 def _attestation(session: Session, platform: Platform, trade: MarketTrade) -> Attested:
     asset = _asset(session, trade)
+    twice = double_counted(session, trade)
+    if twice is not None:
+        raise SettlementRefusedError("asset", twice)
     slots = slot_range(trade.slot_start, trade.slot_count)
     metered = _metered(session, asset, slots)
     owner = _organisation(session, asset.owner_id)
@@ -170,12 +176,8 @@ def _gate_closure(session: Session, trade: MarketTrade) -> int:
 
 
 def _metered(session: Session, asset: Asset, slots: Sequence[int]) -> dict[int, int]:
-    rows = session.exec(
-        select(MeterReading.slot_start, MeterReading.energy_wh)
-        .where(MeterReading.meter_point_id == asset.meter_point_id)
-        .where(col(MeterReading.slot_start).in_(slots))
-    ).all()
-    metered = {slot: energy_wh for slot, energy_wh in rows}
+    # A portfolio's energy is its members' sum, in slots where each has a reading.
+    metered = energy_series(session, asset, slots[0], slots[-1] + SLOT_SECONDS)
     missing = [slot for slot in slots if slot not in metered]
     if missing:
         raise SettlementRefusedError(

@@ -22,6 +22,7 @@ from market.api.routes import (
     meter_readings,
     orders,
     organisations,
+    portfolios,
     settlements,
     trades,
 )
@@ -37,6 +38,7 @@ ROUTERS = (
     assets.router,
     baselines.router,
     meter_readings.router,
+    portfolios.router,
     settlements.router,
     markets.router,
     eip712.router,

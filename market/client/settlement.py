@@ -66,6 +66,18 @@ class SettlementCalls(ClientBase):
         found: list[dict[str, Any]] = self.get("/baselines", {"flagged": "true", "limit": limit})
         return found
 
+    def create_portfolio(
+        self, name: str, asset_id: str, member_asset_ids: Sequence[str]
+    ) -> dict[str, Any]:
+        """Group member assets under the registered portfolio asset ``asset_id``."""
+        body = {"name": name, "asset_id": asset_id, "member_asset_ids": list(member_asset_ids)}
+        created: dict[str, Any] = self.post("/portfolios", body)
+        return created
+
+    def portfolios(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.get("/portfolios")
+        return found
+
     def compute_baseline(
         self, asset_id: str, method: str, period_start: int, slot_count: int
     ) -> dict[str, Any]:

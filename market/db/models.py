@@ -404,3 +404,32 @@ class ChainFlag(SQLModel, table=True):
 
 
 TABLES = (*TABLES, ChainFlag)
+
+
+class Portfolio(SQLModel, table=True):
+    """A named group of one FSP's assets that trades as one asset (market.portfolios).
+
+    ``asset_id`` is the portfolio's own registered asset: its orders name it, its node is
+    where clearing places it (every member sits at or below that node), and its baseline
+    is nominated once for the whole group.
+    """
+
+    __tablename__ = "market_portfolio"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: str = Field(foreign_key="market_organisation.id", index=True, max_length=36)
+    name: str = Field(max_length=200)
+    asset_id: str = Field(foreign_key="market_asset.id", unique=True, max_length=42)
+    created_at: datetime = _created()
+
+
+class PortfolioMember(SQLModel, table=True):
+    """An asset in a portfolio; an asset belongs to at most one (its energy counts once)."""
+
+    __tablename__ = "market_portfolio_member"
+
+    asset_id: str = Field(foreign_key="market_asset.id", primary_key=True, max_length=42)
+    portfolio_id: int = Field(foreign_key="market_portfolio.id", index=True)
+
+
+TABLES = (*TABLES, Portfolio, PortfolioMember)

@@ -209,6 +209,17 @@ def _baseline_batch(scene: Scene, caller: Actor) -> Any:
     return {"baselines": [_nomination(scene.ids["asset"], period)]}
 
 
+def _portfolio(scene: Scene, caller: Actor) -> Any:
+    """The fsp's battery over its EV and PV: they sit at another house, not below the
+    battery's node, so the fsp's allowed call is a 422 and writes nothing."""
+    assets = scene.cast.assets
+    return {
+        "name": "homes",
+        "asset_id": assets["battery"],
+        "member_asset_ids": [assets["ev"], assets["pv"]],
+    }
+
+
 def _dispute(scene: Scene, caller: Actor) -> Any:
     return {"reason": "far above what the battery ever drew"}
 
@@ -335,6 +346,14 @@ ROWS = (
         fields={"other_fsp": "baselines.0.asset_id"},
     ),
     Row("GET", "/baselines", PARTICIPANTS, params={"flagged": "true"}),
+    Row(
+        "POST",
+        "/portfolios",
+        expect(403, fsp=422),
+        _portfolio,
+        fields={"other_fsp": "asset_id"},
+    ),
+    Row("GET", "/portfolios", PARTICIPANTS),
     Row(
         "POST",
         "/baselines/{baseline}/dispute",

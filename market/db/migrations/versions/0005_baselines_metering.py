@@ -57,8 +57,44 @@ def upgrade() -> None:
             batch_op.f("ix_market_meter_correction_slot_start"), ["slot_start"], unique=False
         )
 
+    op.create_table(
+        "market_portfolio",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("asset_id", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["asset_id"], ["market_asset.id"]),
+        sa.ForeignKeyConstraint(["owner_id"], ["market_organisation.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("asset_id"),
+    )
+    with op.batch_alter_table("market_portfolio", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_market_portfolio_owner_id"), ["owner_id"], unique=False
+        )
+
+    op.create_table(
+        "market_portfolio_member",
+        sa.Column("asset_id", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
+        sa.Column("portfolio_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["asset_id"], ["market_asset.id"]),
+        sa.ForeignKeyConstraint(["portfolio_id"], ["market_portfolio.id"]),
+        sa.PrimaryKeyConstraint("asset_id"),
+    )
+    with op.batch_alter_table("market_portfolio_member", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_market_portfolio_member_portfolio_id"), ["portfolio_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("market_portfolio_member", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_market_portfolio_member_portfolio_id"))
+    op.drop_table("market_portfolio_member")
+    with op.batch_alter_table("market_portfolio", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_market_portfolio_owner_id"))
+    op.drop_table("market_portfolio")
     with op.batch_alter_table("market_meter_correction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_market_meter_correction_slot_start"))
         batch_op.drop_index(batch_op.f("ix_market_meter_correction_meter_point_id"))
