@@ -22,12 +22,13 @@ from web3.types import LogReceipt
 from oracle.audit.deployment import check_deployment
 from oracle.audit.logsource import chunks_with_timestamps
 from oracle.audit.report import AuditReport, Mismatch
+from oracle.audit.signatures import recover_signer_lower
 from oracle.audit.state import AssetState, ReplayedState, RoleWindow, SettlementState, TradeTerms
 from oracle.errors import AuditError, ChainUnavailableError
 from oracle.events import DecodedEvent, EventDecoder, MalformedEventError, as_int
 from oracle.manifest import Manifest
 from oracle.merkle import verify_proof
-from oracle.order_hashing import domain_separator, order_hash, recover_signer
+from oracle.order_hashing import domain_separator, order_hash
 from oracle.settlement_math import settle, unpack_attested_records
 from oracle.types import Role, Side
 
@@ -271,9 +272,9 @@ class Auditor:
         signature: bytes,
         digest: bytes,
     ) -> None:
-        signer = recover_signer(digest, signature)
+        signer = recover_signer_lower(digest, bytes(signature))
         owner = self.state.owner_of(order["maker"])
-        if signer is None or signer.lower() != owner.lower():
+        if signer is None or signer != owner.lower():
             self._mismatch(event, label, "signed by the maker's DID owner", owner, signer)
 
     def _check_maker_role(
