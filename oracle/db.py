@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import sort_tables
 from sqlmodel import SQLModel, create_engine
 
@@ -16,6 +16,7 @@ from oracle.indexer.models import IndexedEvent, IndexerCursor
 from oracle.outbox.models import OutboxMessage, OutboxTransaction
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+SQLITE_POOL_SIZE = 48  # kept open: the API's worker threads (40) and the oracle's own
 TABLES = (OutboxMessage, OutboxTransaction, IndexedEvent, IndexerCursor)
 
 
@@ -23,14 +24,18 @@ def make_engine(url: str) -> Engine:
     """Create an engine and the oracle's tables if they are missing."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # No pool: SQLite connections are cheap, and a bounded pool deadlocks the API under
-        # load (FastAPI closes a request's session in a worker thread; with every worker
-        # waiting for a pooled connection, the sessions holding them are never closed).
+        # A pool that never makes anyone wait: a bounded one deadlocks the API under load
+        # (FastAPI closes a request's session in a worker thread; with every worker waiting
+        # for a pooled connection, the sessions holding them are never closed), so beyond
+        # the kept connections it opens more (max_overflow=-1). Keeping them matters: a new
+        # connection and its PRAGMAs cost more than the queries of an order request.
         # SQLite has one writer at a time: under load a writer may queue for seconds.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
-            poolclass=NullPool,
+            poolclass=QueuePool,
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=-1,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
