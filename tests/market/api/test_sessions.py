@@ -3,8 +3,12 @@ Time, the SIWE URI bound to the platform's public URL, tokens kept out of access
 the session secret refused where it would let anyone mint operator tokens."""
 
 import logging
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +255,51 @@ def test_production_accepts_a_random_secret() -> None:
 
     for secret in (secrets.token_urlsafe(32), secrets.token_hex(32)):
         assert Settings(session_secret=secret, **PRODUCTION).session_secret == secret
+
+
+def test_serve_refuses_the_development_secret_on_a_network_address(tmp_path: Path) -> None:
+    """The command exits with one line naming the variable, before opening anything."""
+    env = {
+        **os.environ,
+        "FLEXLEDGER_DATA_DIR": str(tmp_path),
+        "FLEXLEDGER_API_HOST": "0.0.0.0",
+        "COLUMNS": "300",
+    }
+    env.pop("FLEXLEDGER_SESSION_SECRET", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "flexledger.cli", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert "FLEXLEDGER_SESSION_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "chain.sqlite").exists()  # refused before the chain was opened
+
+
+def test_uvicorns_access_log_is_redacted_once_serve_configured_it() -> None:
+    """uvicorn's logging set-up (dictConfig) must not drop the filter installed after it."""
+    from fastapi import FastAPI
+
+    from flexledger.server import redact_access_logs, uvicorn_config
+
+    uvicorn_config(FastAPI(), "127.0.0.1", 8000)
+    redact_access_logs()
+    uvicorn_config(FastAPI(), "127.0.0.1", 8000)  # configured again, as a restart would
+    seen: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    logger = logging.getLogger("uvicorn.access")
+    handler = Capture()
+    logger.addHandler(handler)
+    try:
+        path = "/api/v1/activations/stream?token=SECRET.TOKEN"
+        logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", path, "1.1", 101)
+    finally:
+        logger.removeHandler(handler)
+    assert seen and "SECRET" not in seen[0] and REDACTED in seen[0]
