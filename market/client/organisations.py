@@ -26,8 +26,17 @@ class OrganisationCalls(ClientBase):
         organisation: dict[str, Any] = self.post("/organisations", body)
         return organisation
 
-    def approve(self, organisation_id: str) -> dict[str, Any]:
-        organisation: dict[str, Any] = self.post(f"/organisations/{organisation_id}/approve")
+    def approve(
+        self, organisation_id: str, *, allow_overlap_with: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Operator: approve; an overlapping licence area needs its operators listed."""
+        body = None if allow_overlap_with is None else {"allow_overlap_with": allow_overlap_with}
+        organisation: dict[str, Any] = self.post(f"/organisations/{organisation_id}/approve", body)
+        return organisation
+
+    def revoke(self, organisation_id: str) -> dict[str, Any]:
+        """Operator: revoke an active organisation's role (revoked once indexed)."""
+        organisation: dict[str, Any] = self.post(f"/organisations/{organisation_id}/revoke")
         return organisation
 
     def organisations(self, **filters: str) -> list[dict[str, Any]]:

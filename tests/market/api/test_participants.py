@@ -2,9 +2,12 @@
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from market.client import FlexledgerClient
+from market.client.base import ApiError
 from market.db.models import Organisation, OrganisationKind, OrganisationStatus
 from oracle.outbox.models import OutboxMessage
 from oracle.types import Address, Role
@@ -115,3 +118,22 @@ def test_a_revoked_fsp_is_refused_its_next_write_at_once(world: PlatformWorld) -
     assert refused.status_code == 403, refused.text
     again = world.client.post(path, headers=world.operator.headers)
     assert again.status_code == 409 and again.json()["detail"][0]["loc"] == ["body", "status"]
+
+
+def test_the_client_approves_an_overlap_and_revokes(world: PlatformWorld) -> None:
+    operator = FlexledgerClient(world.operator.wallet, world.client)
+    operator.sign_in()
+    first = world.onboard(OrganisationKind.DSO, "Client area DSO", licence_area_nodes=[9401])
+    _, second = register(world, "dso", "Client overlap DSO", licence_area_nodes=[9401])
+    with pytest.raises(ApiError) as held:
+        operator.approve(second["id"])
+    assert held.value.status == 409
+    assert first.organisation_id is not None
+    approved = operator.approve(second["id"], allow_overlap_with=[first.organisation_id])
+    assert approved["status"] == "approved"
+    assert approved["overlap_accepted"] == [first.organisation_id]
+    world.settle()
+    operator.revoke(second["id"])
+    world.settle()
+    listed = {o["id"]: o["status"] for o in operator.organisations(kind="dso", status="revoked")}
+    assert listed.get(second["id"]) == "revoked"
