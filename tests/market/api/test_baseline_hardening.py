@@ -7,8 +7,6 @@ the chain's clock past delivery).
 """
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from eth_account import Account
-from sqlalchemy import event, func, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from market.assets import Technology
@@ -46,6 +43,7 @@ from tests.market.api.market_setup import (
     slot_after,
 )
 from tests.market.api.platform_world import Actor, PlatformWorld
+from tests.market.api.races import committed_first
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600
@@ -258,28 +256,6 @@ def test_a_computed_baseline_is_not_disputed(world: PlatformWorld, setup: Setup)
 
 
 # -- 2. races: 409, and the lock message only with its row -------------------------------------
-
-
-@contextmanager
-def committed_first(engine: Engine, table: str, twin: Callable[[Any], None]) -> Iterator[None]:
-    """Right before this request's first INSERT into ``table``, another connection commits
-    ``twin``: the interleaving of two concurrent requests that passed the same checks."""
-    fired = False
-
-    def before_insert(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        nonlocal fired
-        if fired or not statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()}"):
-            return
-        fired = True
-        with engine.begin() as other:
-            twin(other)
-
-    event.listen(engine, "before_cursor_execute", before_insert)
-    try:
-        yield
-    finally:
-        event.remove(engine, "before_cursor_execute", before_insert)
-    assert fired, f"no INSERT INTO {table}"
 
 
 def test_a_concurrent_twin_nomination_is_409_and_leaves_no_lock_message(

@@ -8,17 +8,21 @@ without it when CI=true.
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel, select
 
+from market.baseline_rows import encode_values
+from market.baseline_service import lock_key
+from market.baselines import baseline_hash
 from market.db.migrate import VERSION_TABLE, pending_model_changes, upgrade
-from market.db.models import TABLES
+from market.db.models import TABLES, Baseline, MeterReading, utc_now
 from oracle.db import TABLES as ORACLE_TABLES
 from oracle.db import make_engine
 from oracle.types import SLOT_SECONDS
@@ -37,6 +41,7 @@ from tests.market.api.market_cast import (
     signed,
 )
 from tests.market.api.platform_world import start
+from tests.market.api.races import committed_first
 
 SLOTS = 4
 POWER_W = 10_000  # the trade: 10 kW up for an hour
@@ -218,3 +223,78 @@ def _statement_shows_the_payment(cast: MarketCast, slot: int, trade: dict[str, o
     price = float(str(trade["price_eur_per_mwh"]))
     assert float(line["payment_eur"]) == pytest.approx(price * delivered_kwh / 1000)
     assert float(line["penalty_eur"]) == 0
+
+
+def _twin_baseline(cast: MarketCast, asset_id: str, start: int) -> Callable[[Any], None]:
+    def twin(connection: Any) -> None:
+        connection.execute(
+            insert(Baseline.__table__),  # type: ignore[attr-defined]
+            {
+                "asset_id": asset_id,
+                "owner_id": cast.alpha.organisation_id,
+                "method": "nominated",
+                "period_start": start,
+                "slot_count": SLOTS,
+                "values": encode_values({start + n * SLOT_SECONDS: 1000 for n in range(SLOTS)}),
+                "baseline_hash": "0x" + "ef" * 32,
+                "locked": False,
+                "flagged": False,
+                "created_at": utc_now(),
+            },
+        )
+
+    return twin
+
+
+def test_a_concurrent_twin_nomination_is_409_on_postgresql(cast: MarketCast) -> None:
+    """Another request stores the same asset's nomination between our checks and our
+    insert: 409 naming the field, and no lock message of ours in the outbox."""
+    slot = fresh_slot(cast.world, SLOTS)
+    ev = cast.assets["ev"]
+    body = {
+        "asset_id": ev,
+        "method": "nominated",
+        "period_start": slot,
+        "slot_count": SLOTS,
+        "values_kwh": [2.0] * SLOTS,
+        "market": "intraday",
+    }
+    ours = {slot + n * SLOT_SECONDS: 2000 for n in range(SLOTS)}
+    our_hash = "0x" + baseline_hash(cast.alpha.address, ev, "nominated", ours).hex()
+    twin = _twin_baseline(cast, ev, slot)
+    with committed_first(cast.world.platform.engine, "market_baseline", twin):
+        response = cast.post(cast.alpha, "/baselines", body)
+    assert response.status_code == 409 and error_field(response) == "period_start", response.text
+    assert cast.world.platform.oracle.store.get(lock_key(our_hash)) is None
+    with Session(cast.world.platform.engine) as session:
+        stored = session.exec(
+            select(Baseline.baseline_hash)
+            .where(Baseline.asset_id == ev)
+            .where(Baseline.period_start == slot)
+        ).all()
+    assert stored == ["0x" + "ef" * 32]  # the twin's row only
+
+
+def test_a_concurrent_identical_meter_reading_is_409_on_postgresql(cast: MarketCast) -> None:
+    ev = cast.get(cast.dso, f"/assets/{cast.assets['ev']}").json()
+    slot = (cast.world.platform.now() // SLOT_SECONDS - 2) * SLOT_SECONDS
+    reading = {"meter_point_id": ev["meter_point_id"], "slot_start": slot, "energy_kwh": 1.0}
+
+    def twin(connection: Any) -> None:
+        connection.execute(
+            insert(MeterReading.__table__),  # type: ignore[attr-defined]
+            {
+                "meter_point_id": ev["meter_point_id"],
+                "slot_start": slot,
+                "energy_wh": 1000,
+                "submitted_by": cast.dso.organisation_id,
+                "created_at": utc_now(),
+            },
+        )
+
+    with committed_first(cast.world.platform.engine, "market_meter_reading", twin):
+        response = cast.post(cast.dso, "/meter-readings", {"readings": [reading]})
+    assert response.status_code == 409, response.text
+    assert error_field(response) == "readings.0.slot_start"
+    again = cast.post(cast.dso, "/meter-readings", {"readings": [reading]})
+    assert again.json() == {"stored": 0, "unchanged": 1, "corrected": 0}
