@@ -62,8 +62,9 @@ BODY_LIMITS: Final = (
     BodyLimit("POST", "/meter-readings", 4 * MIB, "10,000 readings of ~150 bytes"),
     BodyLimit("POST", "/orders/batch", 1 * MIB, "500 signed orders of ~700 bytes"),
     BodyLimit("POST", "/transactions", 256 * KIB, "a raw transaction of 131,074 hex chars"),
-    BodyLimit("POST", "/baselines", 4 * MIB, "nominations of many assets x 96 slots"),
-    BodyLimit("POST", "/assets", 2 * MIB, "batch asset registrations"),
+    BodyLimit("POST", "/baselines", 8 * MIB, "1,000 nominations of up to a week of slots"),
+    BodyLimit("POST", "/assets", 2 * MIB, "batch registrations (50) and mappings (200)"),
+    BodyLimit("POST", "/organisations", 2 * MIB, "a licence polygon of 10,000s of points"),
 )
 #: Body-carrying routes open to callers without a session (paths under the API prefix).
 PUBLIC_WRITES: Final = frozenset({("POST", "/auth/sign-in")})

@@ -124,7 +124,11 @@ def test_large_routes_have_larger_bounds() -> None:
     assert body_limit("POST", "/orders/batch") >= 500 * 700
     assert body_limit("POST", "/orders") == DEFAULT_BODY_BYTES
     assert body_limit("POST", "/transactions") > 131_074
-    assert body_limit("POST", "/organisations") == DEFAULT_BODY_BYTES
+    assert body_limit("POST", "/organisations") >= 10_000 * 40  # a licence area polygon
+    assert body_limit("POST", "/baselines/batch") >= 1000 * 96 * 20
+    assert body_limit("POST", "/organisations/x/approve") == body_limit("POST", "/organisations")
+    assert body_limit("POST", "/settlements/run") == DEFAULT_BODY_BYTES
+    assert body_limit("POST", "/grid/importer") == DEFAULT_BODY_BYTES  # whole segments only
 
 
 def test_an_invalid_token_is_refused_before_the_body_is_read(world: PlatformWorld) -> None:
