@@ -33,8 +33,8 @@ from market.errors import (
     NotFoundError,
 )
 from market.geometry import Place, nearest
-from market.grid_service import get_node, operates_at_or_above
-from market.transactions import batch_fallback_gas, unsigned_call
+from market.grid_service import ancestry, get_node, operates_at_or_above
+from market.transactions import WALK_GAS, batch_gas, unsigned_call
 from oracle.types import Address
 
 T = TypeVar("T")
@@ -153,7 +153,7 @@ def register_many(
         "GridRegistry",
         "registerAssets",
         ([_register_args(asset) for asset in assets],),
-        fallback_gas=batch_fallback_gas("registerAssets", len(assets)),
+        gas=batch_gas("registerAssets", len(assets)),
     )
     _store(session, assets)
     return assets, transaction
@@ -277,9 +277,25 @@ def confirm_nodes(
         "GridRegistry",
         "confirmAssetNodes",
         ([Address(asset.id) for asset, _ in mapped], [node.node_id for _, node in mapped]),
-        fallback_gas=batch_fallback_gas("confirmAssetNodes", len(mapped)),
+        gas=batch_gas("confirmAssetNodes", len(mapped), _walk_gas(session, operator, mapped)),
     )
     return [asset for asset, _ in mapped], transaction
+
+
+def _walk_gas(
+    session: Session, operator: Organisation, mapped: list[tuple[Asset, GridNode]]
+) -> int:
+    """The gas the chain spends walking up from each asset's current node to one the caller
+    operates (none when it operates that node, or maps the asset to where it sits)."""
+    levels = 0
+    for asset, node in mapped:
+        located = current_node(asset)
+        if located != node.node_id:
+            path = ancestry(session, located)
+            levels += next(
+                (i for i, above in enumerate(path) if above.operator_id == operator.id), len(path)
+            )
+    return WALK_GAS * levels
 
 
 def _mapping(

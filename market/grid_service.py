@@ -32,7 +32,7 @@ from market.db.models import GridNode, Organisation, OrganisationKind
 from market.errors import ConflictError, ForbiddenError, MarketValueError, NotFoundError
 from market.geometry import in_polygon
 from market.grid_sources import GridImport, NodeSpec, placed, read_source
-from market.transactions import MAX_NODE_BATCH, batch_fallback_gas, unsigned_call
+from market.transactions import MAX_NODE_BATCH, batch_gas, unsigned_call
 from oracle.types import Address
 
 SYSTEM_OPERATORS = (OrganisationKind.DSO, OrganisationKind.TSO)
@@ -339,20 +339,17 @@ def _register_node_calls(
         "GridRegistry",
         "registerNodes",
         _register_args(chunks[0], operator),
-        fallback_gas=batch_fallback_gas("registerNodes", len(chunks[0])),
+        gas=batch_gas("registerNodes", len(chunks[0])),
     )
-    return (
-        [first]
-        + [
-            {
-                **first,
-                "data": _register_nodes_data(chunk, operator),
-                "nonce": first["nonce"] + position,
-                "gas": batch_fallback_gas("registerNodes", len(chunk)),  # parents not mined yet
-            }
-            for position, chunk in enumerate(chunks[1:], start=1)
-        ]
-    )
+    return [first] + [
+        {
+            **first,
+            "data": _register_nodes_data(chunk, operator),
+            "nonce": first["nonce"] + position,
+            "gas": batch_gas("registerNodes", len(chunk)),
+        }
+        for position, chunk in enumerate(chunks[1:], start=1)
+    ]
 
 
 def _register_args(

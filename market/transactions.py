@@ -11,7 +11,6 @@ send arbitrary transactions.
 from typing import TYPE_CHECKING, Any
 
 from eth_utils.crypto import keccak
-from web3 import Web3
 
 from oracle.relay import next_wallet_nonce
 from oracle.types import Address
@@ -28,18 +27,19 @@ RELAYABLE: dict[str, tuple[str, ...]] = {
         "retireAsset(address)",
     ),
 }
-FALLBACK_GAS = 400_000  # when the call cannot be estimated yet (its role grant is in flight)
-GAS_MARGIN = 1.25  # over the estimate: the state may change a little before it is mined
+FALLBACK_GAS = 400_000  # a single registry call: ample, and nothing to estimate
 # GridRegistry's batch bounds (MAX_NODE_BATCH, MAX_ASSET_BATCH, MAX_CONFIRM_BATCH on chain).
 MAX_NODE_BATCH, MAX_ASSET_BATCH, MAX_CONFIRM_BATCH = 100, 50, 200
-# Gas to offer a batch whose estimate fails (an earlier batch it builds on is not mined yet):
-# measured per item (benchmarks in tests/contracts/test_grid_registry.py) with headroom.
+# Gas limits of batches: measured per item (tests/contracts/test_grid_registry.py: about
+# 27k a node, 74k an asset, 11k a mapping whose node the caller operates) with headroom;
+# a mapping that walks up the tree to reach a node the caller operates adds WALK_GAS a level.
 BATCH_GAS_PER_ITEM = {
     "registerNodes": 35_000,
     "registerAssets": 85_000,
-    "confirmAssetNodes": 25_000,
+    "confirmAssetNodes": 16_000,
 }
 BATCH_GAS_BASE = 60_000
+WALK_GAS = 2_400  # a cold read of one node on the way up
 
 if TYPE_CHECKING:  # market.platform imports the sync, which imports these modules
     from market.platform import Platform
@@ -61,11 +61,12 @@ def unsigned_call(
     function: str,
     args: tuple[Any, ...],
     *,
-    fallback_gas: int = FALLBACK_GAS,
+    gas: int = FALLBACK_GAS,
 ) -> dict[str, Any]:
     """The transaction a wallet signs to call ``contract.function(*args)``, as JSON values.
-    Its gas limit is the chain's estimate with a margin, or ``fallback_gas`` when the call
-    cannot be estimated yet (it builds on a transaction still in the outbox)."""
+    ``gas`` is its limit: the chain cannot estimate a call that builds on a transaction still
+    in the outbox, and py-evm's estimate (a binary search of executions) costs seconds for a
+    batch, so batches pass a limit from their measured gas per item (:func:`batch_gas`)."""
     suite = platform.oracle.suite
     to = suite.manifest.address_of(contract)
     with platform.chain_lock:
@@ -75,13 +76,13 @@ def unsigned_call(
         block = w3.eth.get_block("latest")
         base_fee = int(block.get("baseFeePerGas") or 0)
         priority = int(w3.eth.max_priority_fee)
-        gas = _gas_limit(w3, sender, to, data, fallback_gas, int(block.get("gasLimit") or 0))
+    block_gas_limit = int(block.get("gasLimit") or gas)
     return {
         "from": sender,
         "to": to,
         "data": data,
         "nonce": nonce,
-        "gas": gas,
+        "gas": min(gas, block_gas_limit),
         "chainId": platform.chain_id,
         "value": 0,
         "maxFeePerGas": 2 * base_fee + priority,
@@ -90,19 +91,6 @@ def unsigned_call(
     }
 
 
-def batch_fallback_gas(function: str, items: int) -> int:
-    """The gas to offer a batch of ``items`` when the chain cannot estimate it yet."""
-    return BATCH_GAS_BASE + BATCH_GAS_PER_ITEM.get(function, FALLBACK_GAS) * items
-
-
-def _gas_limit(
-    w3: Web3, sender: Address, to: str, data: str, fallback_gas: int, block_gas_limit: int
-) -> int:
-    try:
-        call: Any = {"from": sender, "to": to, "data": data}
-        estimate = int(w3.eth.estimate_gas(call))
-    except Exception:  # it reverts now (a dependency is not mined yet), or no gas money yet:
-        # chains report these as several exception types (web3, eth-tester, py-evm)
-        return min(max(fallback_gas, FALLBACK_GAS), block_gas_limit or fallback_gas)
-    gas = max(FALLBACK_GAS, int(estimate * GAS_MARGIN))
-    return min(gas, block_gas_limit) if block_gas_limit else gas
+def batch_gas(function: str, items: int, extra_gas: int = 0) -> int:
+    """The gas limit to offer a batch of ``items`` (plus ``extra_gas`` the caller knows of)."""
+    return BATCH_GAS_BASE + BATCH_GAS_PER_ITEM[function] * items + extra_gas
