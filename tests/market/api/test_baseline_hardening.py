@@ -6,17 +6,22 @@ One platform for the module; tests run in file order, the settlement ones last (
 the chain's clock past delivery).
 """
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx2 as httpx
 import pytest
 from eth_account import Account
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
+from flexledger.server import ServerThread
+from market.api import create_app
 from market.assets import Technology
 from market.baseline_rows import encode_values
 from market.baseline_service import lock_key
@@ -329,6 +334,51 @@ def test_a_concurrent_identical_meter_reading_is_409_not_500(
     assert stored == [slot]  # the twin only: nothing of the refused batch
     again = post(world, dso, "/meter-readings", {"readings": batch})
     assert again.json() == {"stored": 1, "unchanged": 1, "corrected": 0}
+
+
+def _at_once(url: str, path: str, body: Any, headers: dict[str, str], threads: int) -> list[int]:
+    """The statuses of ``threads`` identical POSTs released together by a barrier."""
+    barrier = threading.Barrier(threads)
+
+    def send(_: int) -> int:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            barrier.wait()
+            return client.post(f"/api/v1{path}", json=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(send, range(threads)))
+
+
+def test_identical_requests_from_threads_against_a_real_server_never_500(
+    world: PlatformWorld, setup: Setup
+) -> None:
+    """Eight threads send the same new meter reading, then the same nomination, at once to
+    uvicorn: each answers 200/201 (the first, or an identical re-submission) or 409."""
+    asset, fsp, dso = setup.assets["race"], setup.market.fsp, setup.market.dso
+    slot = (world.platform.now() // SLOT_SECONDS - 20) * SLOT_SECONDS
+    start = slot_after(world, 9 * HOUR)
+    calls = [
+        ("/meter-readings", {"readings": readings(asset, [slot], 1.25)}, dso.headers),
+        ("/baselines", nomination(asset, start, [1.0] * 4), fsp.headers),
+    ]
+    with ServerThread(create_app(world.platform)) as server:
+        for path, body, headers in calls:
+            statuses = _at_once(server.url, path, body, headers, threads=8)
+            assert set(statuses) <= {200, 201, 409}, statuses
+    with Session(world.platform.engine) as session:
+        readings_stored = session.exec(
+            select(func.count())
+            .select_from(MeterReading)
+            .where(MeterReading.meter_point_id == asset.meter_point_id)
+            .where(MeterReading.slot_start == slot)
+        ).one()
+        nominations = session.exec(
+            select(func.count())
+            .select_from(Baseline)
+            .where(Baseline.asset_id == asset.id)
+            .where(Baseline.period_start == start)
+        ).one()
+    assert (readings_stored, nominations) == (1, 1)
 
 
 # -- 3. meter corrections kept ------------------------------------------------------------------
