@@ -27,6 +27,7 @@ from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 
 from contracts import load_artifact  # noqa: E402
+from oracle.settlement_math import pack_attestation  # noqa: E402
 from oracle.types import Role, Side  # noqa: E402
 from tests.contracts import merkle  # noqa: E402
 from tests.contracts.world import (  # noqa: E402
@@ -356,7 +357,9 @@ def measure_settlement(report: Report, world: World, trade_ids: list[int], slot:
     report.add("FlexSettlement", "attest", "first bit of a bitmap word", receipt)
     cursor = 1
     for count in (1, 10, 100):
-        batch = [(t, 10_000_000, 9_000_000) for t in trade_ids[cursor : cursor + count]]
+        batch = [
+            pack_attestation(t, 10_000_000, 9_000_000) for t in trade_ids[cursor : cursor + count]
+        ]
         cursor += count
         receipt = send(s.attestBatch(batch), world.oracle)
         report.add("FlexSettlement", "attestBatch", f"{count} trades", receipt, count)

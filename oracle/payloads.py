@@ -24,6 +24,7 @@ from oracle.messages import (
     UInt64,
 )
 from oracle.order_hashing import domain_separator, order_hash, recover_signer
+from oracle.settlement_math import pack_attestation
 from oracle.types import SLOT_SECONDS, Address, Role, Side
 
 UInt8 = Annotated[int, Field(ge=0, le=255)]
@@ -277,7 +278,8 @@ class Attestation(Payload):
         return ((self.trade_id, self.baseline_wh, self.metered_wh),)
 
     def batch_item(self) -> Any:
-        return (self.trade_id, self.baseline_wh, self.metered_wh)
+        # attestBatch takes one word per attestation (a third of the calldata of the tuple)
+        return pack_attestation(self.trade_id, self.baseline_wh, self.metered_wh)
 
 
 class DisputeResolution(Payload):

@@ -110,3 +110,16 @@ def attested_settlements(event_name: str, args: Mapping[str, Any]) -> list[dict[
     records = [int(word) for word in cast(list[int], args["records"])]
     extra = {"oracle": args["oracle"], "penaltyFactorBps": args["penaltyFactorBps"]}
     return [record | extra for record in unpack_attested_records(records)]
+
+
+def pack_attestation(trade_id: int, baseline_wh: int, metered_wh: int) -> int:
+    """One word of ``FlexSettlement.attestBatch``: tradeId << 128 | baselineWh << 64 |
+    meteredWh (each below 2^64, else :class:`ValueError`)."""
+    for name, value in (
+        ("trade_id", trade_id),
+        ("baseline_wh", baseline_wh),
+        ("metered_wh", metered_wh),
+    ):
+        if not 0 <= value < 1 << 64:
+            raise ValueError(f"{name} {value} does not fit 64 bits")
+    return (trade_id << 128) | (baseline_wh << 64) | metered_wh

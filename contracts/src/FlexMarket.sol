@@ -39,6 +39,8 @@ contract FlexMarket is IFlexMarket, EIP712 {
     uint256 public constant MAX_PROOF_LENGTH = 16;
     /// @notice Most trades in one {recordTrades}.
     uint256 public constant MAX_TRADES_PER_BATCH = 8;
+    /// @notice Most keys in one {packedTradeTermsBatch} (FlexSettlement's attestation batch).
+    uint256 public constant MAX_TERMS_BATCH = 256;
     /// @notice Most slots one order covers (a day): bounds the per-slot capacity loop of a trade.
     uint256 public constant MAX_SLOT_COUNT = 96;
 
@@ -90,8 +92,9 @@ contract FlexMarket is IFlexMarket, EIP712 {
     /// @inheritdoc IFlexMarket
     function placeOrder(Order calldata order, bytes calldata signature) external returns (bytes32 orderHash) {
         orderHash = hashOrder(order);
-        _checkOrder(orderHash, order);
-        _checkSignature(orderHash, order.maker, signature);
+        _checkShape(orderHash, order);
+        if (order.side == _BUY && order.asset != address(0)) revert BuyOrderHasAsset(orderHash, order.asset);
+        _checkPlacementSignature(orderHash, order.maker, signature);
 
         uint256 word = order.nonce >> 8;
         uint256 bit = 1 << (order.nonce & 0xff);
@@ -176,6 +179,24 @@ contract FlexMarket is IFlexMarket, EIP712 {
         TradeTerms storage terms = _trades[tradeId].terms;
         assembly ("memory-safe") {
             packed := sload(terms.slot)
+        }
+    }
+
+    /// @inheritdoc IFlexMarket
+    function packedTradeTermsBatch(uint256[] calldata keys) external view returns (uint256[] memory packed) {
+        uint256 count = keys.length;
+        if (count > MAX_TERMS_BATCH) revert BatchSizeOutOfRange(count, MAX_TERMS_BATCH);
+        packed = new uint256[](count);
+        for (uint256 i = 0; i < count; ) {
+            TradeTerms storage terms = _trades[keys[i] >> 128].terms;
+            uint256 word;
+            assembly ("memory-safe") {
+                word := sload(terms.slot)
+            }
+            packed[i] = word;
+            unchecked {
+                ++i;
+            }
         }
     }
 
@@ -344,6 +365,21 @@ contract FlexMarket is IFlexMarket, EIP712 {
         if (retired) revert AssetIsRetired(orderHash, order.asset);
         if (confirmedNodeId != order.nodeId) {
             revert AssetNodeMismatch(orderHash, order.asset, confirmedNodeId, order.nodeId);
+        }
+    }
+
+    /**
+     * @dev Placement publishes an order; it authorises nothing. The signature must recover to
+     * the maker itself (no registry read: the common case of an identity that never changed
+     * its owner) or to the maker's current identity owner. Roles, the asset and the current
+     * owner are checked when the order trades ({_verifySignedOrder}); an order signed by a key
+     * the maker has since replaced publishes, but never trades.
+     */
+    function _checkPlacementSignature(bytes32 orderHash, address maker, bytes calldata signature) private view {
+        address signer = _recoverSigner(orderHash, signature);
+        if (signer == maker && signer != address(0)) return;
+        if (signer == address(0) || signer != _dids.identityOwner(maker)) {
+            revert BadSignature(orderHash, maker, signer);
         }
     }
 

@@ -87,29 +87,69 @@ contract FlexSettlement is IFlexSettlement {
     function attest(Attestation calldata attestation) external {
         _checkRole(_ORACLE);
         Config memory config = _config;
-        (uint256 packed, uint256 deadline) = _markAttested(attestation.tradeId, config);
+        uint256 packed = _packedTerms(attestation.tradeId);
+        uint256 deadline = _markAttested(attestation.tradeId, packed, config);
         _emitAttested(attestation, packed, config.penaltyFactorBps, deadline);
     }
 
     /// @inheritdoc IFlexSettlement
-    function attestBatch(Attestation[] calldata attestations) external {
+    function attestBatch(uint256[] calldata attestations) external {
         _checkRole(_ORACLE);
         uint256 count = attestations.length;
         _checkBatchSize(count);
         Config memory config = _config;
-        uint256[] memory records = new uint256[](count * 2);
+        // One call for the whole batch: the market reads each trade's terms word.
+        uint256[] memory terms = _market.packedTradeTermsBatch(attestations);
+        uint16 factorBps = config.penaltyFactorBps;
+        // The log's ABI data is built in place: (penaltyFactorBps, offset 0x40, length, records),
+        // so the records are never copied.
+        uint256 data;
+        uint256 cursor;
+        assembly ("memory-safe") {
+            data := mload(0x40)
+            mstore(data, factorBps)
+            mstore(add(data, 0x20), 0x40)
+            mstore(add(data, 0x40), shl(1, count))
+            cursor := add(data, 0x60)
+            mstore(0x40, add(cursor, shl(6, count)))
+        }
+        // The attested bits are kept in memory while consecutive trades share a word, and the
+        // word is written once per run: ids in order touch each word once.
+        uint256 wordIndex = type(uint256).max;
+        uint256 bits;
         for (uint256 i = 0; i < count; ) {
-            Attestation calldata attestation = attestations[i];
-            (uint256 packed, ) = _markAttested(attestation.tradeId, config);
-            (uint256 first, uint256 second) = _record(attestation, packed, config.penaltyFactorBps);
-            // i < count <= MAX_BATCH: no overflow; 2i + 1 < records.length.
+            uint256 attestation;
+            uint256 packed;
+            // i < count = attestations.length = terms.length: both reads are in bounds.
+            assembly ("memory-safe") {
+                attestation := calldataload(add(attestations.offset, shl(5, i)))
+                packed := mload(add(terms, shl(5, add(i, 1))))
+            }
+            (uint256 word, uint256 mask) = _position(attestation >> 128);
+            if (word != wordIndex) {
+                if (wordIndex != type(uint256).max) _attested[wordIndex] = bits;
+                wordIndex = word;
+                bits = _attested[word];
+            }
+            _checkAttestation(attestation >> 128, packed, bits, mask, config);
+            bits |= mask;
+            (uint256 first, uint256 second) = _record(attestation, packed, factorBps);
+            // The data holds 2 * count record words from cursor's start; i < count <= MAX_BATCH.
+            assembly ("memory-safe") {
+                mstore(cursor, first)
+                mstore(add(cursor, 0x20), second)
+                cursor := add(cursor, 0x40)
+            }
             unchecked {
-                records[2 * i] = first;
-                records[2 * i + 1] = second;
                 ++i;
             }
         }
-        emit SettlementsAttested(msg.sender, config.penaltyFactorBps, records);
+        _attested[wordIndex] = bits;
+        bytes32 topic = SettlementsAttested.selector;
+        assembly ("memory-safe") {
+            // SettlementsAttested(msg.sender indexed, factorBps, records)
+            log2(data, add(0x60, shl(6, count)), topic, caller())
+        }
     }
 
     /// @inheritdoc IFlexSettlement
@@ -278,18 +318,33 @@ contract FlexSettlement is IFlexSettlement {
     }
 
     /**
-     * @dev Checks timing and uniqueness and sets the attested bit; returns the trade's packed
-     * terms and its dispute deadline. Works on the packed terms word and stack values only: this
+     * @dev Checks timing and uniqueness of an attestation of the trade whose packed terms word is
+     * `packed`, and sets the attested bit; returns the trade's dispute deadline. Works on the packed terms word and stack values only: this
      * is the per-trade hot path.
      */
     function _markAttested(
         uint256 tradeId,
+        uint256 packed,
         Config memory config
-    ) private returns (uint256 packed, uint256 deadline) {
-        packed = _packedTerms(tradeId);
-        if (uint32(packed >> 88) == 0) revert UnknownTrade(tradeId);
+    ) private returns (uint256 deadline) {
         (uint256 word, uint256 mask) = _position(tradeId);
         uint256 bits = _attested[word];
+        deadline = _checkAttestation(tradeId, packed, bits, mask, config);
+        _attested[word] = bits | mask;
+    }
+
+    /**
+     * @dev Reverts unless the trade exists, its bit in `bits` (its attested word) is clear and
+     * now lies in its attestation window; returns its dispute deadline.
+     */
+    function _checkAttestation(
+        uint256 tradeId,
+        uint256 packed,
+        uint256 bits,
+        uint256 mask,
+        Config memory config
+    ) private view returns (uint256 deadline) {
+        if (uint32(packed >> 88) == 0) revert UnknownTrade(tradeId);
         if (bits & mask != 0) revert AlreadyAttested(tradeId);
         (uint32 attestationWindow, uint32 disputeWindow) = _windowsOf(tradeId, config);
         uint256 deliveryEnd;
@@ -302,7 +357,6 @@ contract FlexSettlement is IFlexSettlement {
         }
         if (block.timestamp < deliveryEnd) revert AttestationTooEarly(tradeId, deliveryEnd, block.timestamp);
         if (block.timestamp > closesAt) revert AttestationWindowClosed(tradeId, closesAt, block.timestamp);
-        _attested[word] = bits | mask;
     }
 
     /**
@@ -327,12 +381,13 @@ contract FlexSettlement is IFlexSettlement {
     }
 
     /**
-     * @dev One trade's two words of {SettlementsAttested} (layout in {IFlexSettlement}). The
-     * trade exists, so its id is below 2^64; the amounts fit their fields by their bounds
-     * (tradedWh < 2^46, paymentCents < 2^76, penaltyCents < 2^80).
+     * @dev One trade's two words of {SettlementsAttested} (layout in {IFlexSettlement}) from its
+     * packed attestation (tradeId << 128 | baselineWh << 64 | meteredWh). The trade exists, so
+     * its id is below 2^64 and the first word is the attestation shifted by 64 bits; the amounts
+     * fit their fields by their bounds (tradedWh < 2^46, paymentCents < 2^76, penaltyCents < 2^80).
      */
     function _record(
-        Attestation calldata attestation,
+        uint256 attestation,
         uint256 packed,
         uint16 factorBps
     ) private pure returns (uint256 first, uint256 second) {
@@ -341,15 +396,11 @@ contract FlexSettlement is IFlexSettlement {
             uint16(packed >> 72),
             uint32(packed >> 88),
             uint32(packed >> 120),
-            attestation.baselineWh,
-            attestation.meteredWh,
+            uint64(attestation >> 64),
+            uint64(attestation),
             factorBps
         );
-        first =
-            (attestation.tradeId << 192) |
-            (uint256(attestation.baselineWh) << 128) |
-            (uint256(attestation.meteredWh) << 64) |
-            deliveredWh;
+        first = (attestation << 64) | deliveredWh;
         second = (uint256(tradedWh) << 192) | (paymentCents << 96) | penaltyCents;
     }
 

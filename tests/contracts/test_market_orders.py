@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from oracle.eip712 import ORDER_FIELDS, ZERO_ADDRESS, recover_order_signer
+from oracle.eip712 import ORDER_FIELDS, ZERO_ADDRESS, Order, recover_order_signer
 from oracle.types import Address, Direction, Role, Side
 from tests.contracts import merkle
 from tests.contracts.world import (
@@ -26,6 +26,7 @@ from tests.contracts.world import (
     reverts,
     send,
     sign,
+    signed,
 )
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -167,66 +168,95 @@ def test_expiry_is_exclusive(world: World) -> None:
     place(world, order)
 
 
-def test_maker_roles(world: World) -> None:
+def _refused_at_trade(world: World, order: Order, error: str, *args: object) -> None:
+    """Placement publishes ``order``; recording a trade with it reverts with ``error``."""
+    place(world, order)
+    buy_maker = order.maker if order.side == Side.BUY else world.dso.address
+    counterpart = make_order(
+        world,
+        world.fsp if order.side == Side.BUY else world.dso,
+        Side.SELL if order.side == Side.BUY else Side.BUY,
+        slot_start=order.slot_start,
+        direction=order.direction,
+        price=order.price_cents_per_mwh,
+    )
+    place(world, counterpart)
+    buy, sell = (order, counterpart) if order.side == Side.BUY else (counterpart, order)
+    buyer = world.people[next(n for n, p in world.people.items() if p.address == buy_maker)]
+    seller = world.people[next(n for n, p in world.people.items() if p.address == sell.maker)]
+    fn = world.market.functions.recordTrade(
+        signed(world, buy, buyer),
+        signed(world, sell, seller),
+        order.power_w,
+        order.price_cents_per_mwh,
+    )
+    with reverts(world.market, error, *args):
+        send(fn, world.operator)
+
+
+def test_placement_publishes_and_the_trade_checks_roles(world: World) -> None:
+    """Placement authorises nothing (roles, assets and the current DID owner are checked
+    when an order trades), so it needs no registry read in the common case."""
     slot = first_slot(world)
     buy = make_order(world, world.fsp, Side.BUY, slot_start=slot)
-    with reverts(world.market, "NotSystemOperator", world.fsp.address):
-        place(world, buy)
+    _refused_at_trade(world, buy, "NotSystemOperator", world.fsp.address)
     sell = make_order(world, world.dso, Side.SELL, slot_start=slot)
-    with reverts(world.market, "MissingRole", world.dso.address, int(Role.FSP)):
-        place(world, sell)
+    _refused_at_trade(world, sell, "MissingRole", world.dso.address, int(Role.FSP))
     send(world.roles.functions.revokeRole(world.fsp.address, Role.FSP), world.operator)
-    with reverts(world.market, "MissingRole", world.fsp.address, int(Role.FSP)):
-        place(world, make_order(world, world.fsp, Side.SELL, slot_start=slot))
+    revoked = make_order(world, world.fsp, Side.SELL, slot_start=slot)
+    _refused_at_trade(world, revoked, "MissingRole", world.fsp.address, int(Role.FSP))
 
 
-def test_sell_asset_checks(world: World) -> None:
+def test_placement_publishes_and_the_trade_checks_the_asset(world: World) -> None:
     slot = first_slot(world)
     foreign = make_order(
         world, world.fsp, Side.SELL, slot_start=slot, asset=ASSET_HEATPUMP, node_id=NODE_DSO_RIGHT
     )
-    with reverts(
-        world.market,
+    _refused_at_trade(
+        world,
+        foreign,
         "AssetNotOwnedByMaker",
         digest(world, foreign),
         ASSET_HEATPUMP,
         world.fsp2.address,
         world.fsp.address,
-    ):
-        place(world, foreign)
+    )
     unknown_asset = Address(to_checksum_address("0x" + "c3" * 20))
     unknown = make_order(world, world.fsp, Side.SELL, slot_start=slot, asset=unknown_asset)
-    with reverts(
-        world.market,
+    _refused_at_trade(
+        world,
+        unknown,
         "AssetNotOwnedByMaker",
         digest(world, unknown),
         unknown_asset,
         ZERO,
         world.fsp.address,
-    ):
-        place(world, unknown)
+    )
     wrong_node = make_order(world, world.fsp, Side.SELL, slot_start=slot, node_id=NODE_DSO_RIGHT)
-    with reverts(
-        world.market,
+    _refused_at_trade(
+        world,
+        wrong_node,
         "AssetNodeMismatch",
         digest(world, wrong_node),
         ASSET_BATTERY,
         NODE_DSO_LEFT,
         NODE_DSO_RIGHT,
-    ):
-        place(world, wrong_node)
-    send(world.grid.functions.retireAsset(ASSET_BATTERY), world.fsp)
-    retired = make_order(world, world.fsp, Side.SELL, slot_start=slot)
-    with reverts(world.market, "AssetIsRetired", digest(world, retired), ASSET_BATTERY):
-        place(world, retired)
-
-
-def test_unconfirmed_asset_cannot_sell(world: World) -> None:
+    )
     asset = Address(to_checksum_address("0x" + "c4" * 20))
     send(world.grid.functions.registerAsset(asset, b"\1" * 32, 1, 1, 1, NODE_DSO_LEFT), world.fsp)
-    order = make_order(world, world.fsp, Side.SELL, slot_start=first_slot(world), asset=asset)
-    with reverts(world.market, "AssetNodeMismatch", digest(world, order), asset, 0, NODE_DSO_LEFT):
-        place(world, order)
+    unconfirmed = make_order(world, world.fsp, Side.SELL, slot_start=slot, asset=asset)
+    _refused_at_trade(
+        world, unconfirmed, "AssetNodeMismatch", digest(world, unconfirmed), asset, 0, NODE_DSO_LEFT
+    )
+    send(world.grid.functions.retireAsset(ASSET_BATTERY), world.fsp)
+    retired = make_order(world, world.fsp, Side.SELL, slot_start=slot)
+    _refused_at_trade(world, retired, "AssetIsRetired", digest(world, retired), ASSET_BATTERY)
+
+
+def test_buy_names_no_asset_at_placement(world: World) -> None:
+    buy = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world), asset=ASSET_BATTERY)
+    with reverts(world.market, "BuyOrderHasAsset", digest(world, buy), ASSET_BATTERY):
+        place(world, buy)
 
 
 def test_signature_checks(world: World) -> None:
@@ -249,13 +279,31 @@ def test_signature_checks(world: World) -> None:
 
 
 def test_signer_follows_did_owner(world: World) -> None:
+    """The new owner signs (registry read); the replaced key still publishes at placement
+    (no registry read when the signer is the identity itself) but its order never trades."""
     send(world.dids.functions.changeOwner(world.dso.address, world.spare.address), world.dso)
     order = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world))
-    with reverts(
-        world.market, "BadSignature", digest(world, order), world.dso.address, world.dso.address
-    ):
-        place(world, order, signer=world.dso)
     place(world, order, signer=world.spare)
+    stale = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world))
+    place(world, stale, signer=world.dso)
+    sell = make_order(world, world.fsp, Side.SELL, slot_start=stale.slot_start)
+    place(world, sell)
+    fn = world.market.functions.recordTrade(
+        signed(world, stale, world.dso), signed(world, sell, world.fsp), 2_000_000, 20_000
+    )
+    with reverts(
+        world.market, "BadSignature", digest(world, stale), world.dso.address, world.dso.address
+    ):
+        send(fn, world.operator)
+    outsider_signed = make_order(world, world.dso, Side.BUY, slot_start=first_slot(world))
+    with reverts(
+        world.market,
+        "BadSignature",
+        digest(world, outsider_signed),
+        world.dso.address,
+        world.outsider.address,
+    ):
+        place(world, outsider_signed, signer=world.outsider)
 
 
 def test_cancel_order(world: World) -> None:

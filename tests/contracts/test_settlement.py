@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts import load_artifact
-from oracle.settlement_math import unpack_attested_records
+from oracle.settlement_math import pack_attestation, unpack_attested_records
 from oracle.types import Direction, Role, Side
 from tests.contracts.world import (
     ASSET_CAPACITY_W,
@@ -294,7 +294,7 @@ def test_attest_batch(world: World) -> None:
     ids = [make_trade(world)[0] for _ in range(3)]
     world.at(first_slot(world) + 4 * SLOT_S)
     batch = world.settlement.functions.attestBatch
-    receipt = send(batch([(i, 10 * MWH, 9 * MWH) for i in ids]), world.oracle)
+    receipt = send(batch([pack_attestation(i, 10 * MWH, 9 * MWH) for i in ids]), world.oracle)
     assert events(world.settlement, receipt, "SettlementAttested") == []
     [logged] = events(world.settlement, receipt, "SettlementsAttested")
     assert (logged["oracle"], logged["penaltyFactorBps"]) == (world.oracle.address, 15_000)
@@ -305,13 +305,13 @@ def test_attest_batch(world: World) -> None:
         assert (record["baselineWh"], record["meteredWh"]) == (10 * MWH, 9 * MWH)
         assert outcome(record) == single
     with reverts(world.settlement, "AlreadyAttested", ids[0]):
-        send(batch([(ids[0], 1, 1)]), world.oracle)
+        send(batch([pack_attestation(ids[0], 1, 1)]), world.oracle)
     with reverts(world.settlement, "BatchSizeOutOfRange", 0, 256):
         send(batch([]), world.oracle)
     with reverts(world.settlement, "BatchSizeOutOfRange", 257, 256):
-        send(batch([(ids[0], 1, 1)] * 257), world.oracle)
+        send(batch([pack_attestation(ids[0], 1, 1)] * 257), world.oracle)
     with reverts(world.settlement, "MissingRole", world.dso.address, int(Role.ORACLE)):
-        send(batch([(ids[0], 1, 1)]), world.dso)
+        send(batch([pack_attestation(ids[0], 1, 1)]), world.dso)
 
 
 def test_attest_batch_records_hold_the_largest_values(world: World) -> None:
@@ -324,7 +324,8 @@ def test_attest_batch_records_hold_the_largest_values(world: World) -> None:
     send(world.settlement.functions.setPenaltyFactor(50_000), world.operator)
     world.at(first_slot(world) + 96 * SLOT_S)
     batch = [(ids[0], 0, top), (ids[1], 0, top)]
-    receipt = send(world.settlement.functions.attestBatch(batch), world.oracle)
+    packed = [pack_attestation(*item) for item in batch]
+    receipt = send(world.settlement.functions.attestBatch(packed), world.oracle)
     [logged] = events(world.settlement, receipt, "SettlementsAttested")
     records = unpack_attested_records(logged["records"])
     assert [(r["tradeId"], r["baselineWh"], r["meteredWh"]) for r in records] == batch
@@ -332,11 +333,35 @@ def test_attest_batch_records_hold_the_largest_values(world: World) -> None:
         assert outcome(record) == reference(direction, 96, power_w, price, 0, top, 50_000)
 
 
+def test_attest_batch_refuses_a_trade_twice_in_one_batch(world: World) -> None:
+    """The batch keeps the attested bits in memory between writes: a repeat is still caught,
+    in or out of order, and nothing of the batch stays."""
+    ids = [make_trade(world)[0] for _ in range(3)]
+    world.at(first_slot(world) + 4 * SLOT_S)
+    batch = world.settlement.functions.attestBatch
+    for order in ([ids[0], ids[1], ids[0]], [ids[2], ids[0], ids[2]]):
+        with reverts(world.settlement, "AlreadyAttested", order[0]):
+            send(batch([pack_attestation(i, 1, 1) for i in order]), world.oracle)
+    assert not any(world.settlement.functions.isAttested(i).call() for i in ids)
+    send(batch([pack_attestation(i, 1, 1) for i in reversed(ids)]), world.oracle)
+    assert all(world.settlement.functions.isAttested(i).call() for i in ids)
+
+
+def test_packed_trade_terms_batch(world: World) -> None:
+    trade_id, _ = make_trade(world)
+    m = world.market.functions
+    keys = [pack_attestation(trade_id, 5, 6), pack_attestation(99, 0, 0)]
+    assert m.packedTradeTermsBatch(keys).call() == [m.packedTradeTerms(trade_id).call(), 0]
+    with reverts(world.market, "BatchSizeOutOfRange", 257, 256):
+        m.packedTradeTermsBatch([0] * 257).call()
+
+
 def test_attest_batch_is_atomic(world: World) -> None:
     ids = [make_trade(world)[0] for _ in range(2)]
     world.at(first_slot(world) + 4 * SLOT_S)
     with reverts(world.settlement, "UnknownTrade", 42):
-        send(world.settlement.functions.attestBatch([(ids[0], 1, 1), (42, 1, 1)]), world.oracle)
+        items = [pack_attestation(ids[0], 1, 1), pack_attestation(42, 1, 1)]
+        send(world.settlement.functions.attestBatch(items), world.oracle)
     assert not world.settlement.functions.isAttested(ids[0]).call()
 
 

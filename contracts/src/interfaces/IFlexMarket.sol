@@ -441,9 +441,10 @@ interface IFlexMarket {
     error UnknownTrade(uint256 tradeId);
 
     /**
-     * @notice Places a signed order (wallet path); checks it is well formed, the maker's role,
-     * the sell asset, the signature, and uses the maker's nonce once. Stores only the nonce bit
-     * and logs only the order hash.
+     * @notice Places a signed order (wallet path): publishes it, authorises nothing. Checks it
+     * is well formed and signed by the maker itself or its current DID owner, and uses the
+     * maker's nonce once; the maker's role, the sell asset and the current DID owner are checked
+     * when the order trades. Stores only the nonce bit and logs only the order hash.
      * @param order The order.
      * @param signature Its EIP-712 signature.
      * @return orderHash The order hash.
@@ -516,6 +517,15 @@ interface IFlexMarket {
      * @return packed The word.
      */
     function packedTradeTerms(uint256 tradeId) external view returns (uint256 packed);
+
+    /**
+     * @notice {packedTradeTerms} of many trades in one call (at most MAX_TERMS_BATCH): the trade
+     * id of each key is its bits 128-255, the low bits are ignored, so that FlexSettlement can
+     * pass its packed attestations (tradeId << 128 | ...) as they are.
+     * @param keys The keys.
+     * @return packed The terms words, in the keys' order (0 for an unknown trade).
+     */
+    function packedTradeTermsBatch(uint256[] calldata keys) external view returns (uint256[] memory packed);
 
     /**
      * @notice Power filled so far of an order, W.

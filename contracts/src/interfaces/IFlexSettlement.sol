@@ -262,10 +262,11 @@ interface IFlexSettlement {
 
     /**
      * @notice Attests several trades (at most MAX_BATCH); oracle only. Emits one
-     * {SettlementsAttested} for the batch.
-     * @param attestations The attestations.
+     * {SettlementsAttested} for the batch. Each attestation is one word, a third of the
+     * calldata of an {Attestation}: tradeId << 128 | baselineWh << 64 | meteredWh.
+     * @param attestations The packed attestations.
      */
-    function attestBatch(Attestation[] calldata attestations) external;
+    function attestBatch(uint256[] calldata attestations) external;
 
     /**
      * @notice Disputes an attested trade before its deadline; buyer's or seller's identity owner.
