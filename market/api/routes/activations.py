@@ -27,6 +27,7 @@ from market.api.deps import (
     checked_session,
     websocket_token,
 )
+from market.api.links import WEBHOOK_REGISTERED
 from market.db.models import Webhook
 from market.errors import MarketError
 from market.platform import Platform
@@ -98,7 +99,12 @@ def acknowledge(
     return activation.acknowledge(session, organisation.id, activation_id)
 
 
-@router.post("/webhooks", status_code=201, summary="FSP: register a webhook for activations")
+@router.post(
+    "/webhooks",
+    status_code=201,
+    summary="FSP: register a webhook for activations",
+    responses=WEBHOOK_REGISTERED,
+)
 def register_webhook(
     body: WebhookIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
 ) -> NewWebhookOut:

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from market import assets
 from market.api.deps import Participant, ParticipantDep, PlatformDep, SessionDep
+from market.api.links import ASSET_REGISTERED
 from market.api.routes.grid import NodeOut, UnsignedTransaction
 from market.assets import AssetRegistration, AssetScope
 from market.db.models import Asset, AssetStatus, OrganisationKind
@@ -134,7 +135,12 @@ def _scope(participant: Participant, session: Session) -> AssetScope:
     return AssetScope(area=frozenset(area_node_ids(session, organisation)))
 
 
-@router.post("", status_code=201, summary="FSP: register an asset; returns registerAsset to sign")
+@router.post(
+    "",
+    status_code=201,
+    summary="FSP: register an asset; returns registerAsset to sign",
+    responses=ASSET_REGISTERED,
+)
 def register(
     body: AssetRegistration,
     participant: ParticipantDep,

@@ -14,6 +14,7 @@ from market.baseline_service import BATCH_LIMIT, BaselineRequest
 from market.baselines import AccuracyReport, BaselineMethod
 from market.db.models import Baseline
 from market.errors import MarketValueError
+from market.orders import LATEST_SLOT_START
 from oracle.types import Role
 
 router = APIRouter(prefix="/baselines", tags=["baselines"])
@@ -33,7 +34,10 @@ class BaselineIn(BaseModel):
         "asset's meter history."
     )
     period_start: int = Field(
-        ge=0, le=2**40, multiple_of=900, description="First slot start, unix s (UTC)."
+        ge=0,
+        le=LATEST_SLOT_START,  # dates past it do not fit the datetimes of messages and gates
+        multiple_of=900,
+        description="First slot start, unix s (UTC).",
     )
     slot_count: int = Field(ge=1, le=MAX_PERIOD_SLOTS, description="15-minute slots.")
     values_kwh: list[EnergyKwh] | None = Field(

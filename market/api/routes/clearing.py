@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from market import auction, trade_reads
 from market.api.deps import ParticipantDep, PlatformDep, SessionDep
+from market.api.links import CLEARING_RUN
 from market.api.routes.orders import ExplanationOut
 from market.api.routes.scoping import reader_scope
 from market.api.routes.trades import TradeOut
@@ -79,6 +80,7 @@ class RunDetailOut(RunOut):
     "/markets/{market}/clearing",
     status_code=201,
     summary="Market operator: clear a delivery period after its gate; trades go on chain",
+    responses=CLEARING_RUN,
 )
 def run_clearing(
     market: Annotated[str, Path(min_length=1, max_length=32)],

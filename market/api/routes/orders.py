@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from market import order_reads, orderbook, orders
 from market.api.deps import ParticipantDep, PlatformDep, SessionDep
+from market.api.links import ORDER_PLACED, ORDERS_LISTED, ORDERS_PLACED
 from market.api.routes.scoping import reader_scope
 from market.db.models import MarketOrder, OrderExplanation, OrderStatus
 from market.order_reads import OrderFilter
@@ -160,6 +161,7 @@ class OrderBookOut(BaseModel):
     "domain (name, version, chainId, verifyingContract), the `Order` type with each member's "
     "Solidity type, unit and body field, and the primary type are published at "
     "`GET /api/v1/eip712` (schema `Eip712Out`).",
+    responses=ORDER_PLACED,
 )
 def place_order(
     body: OrderIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
@@ -177,7 +179,12 @@ def place_order(
     return OrderOut.of(stored)
 
 
-@router.post("/orders/batch", status_code=201, summary="Place up to 500 signed orders, all or none")
+@router.post(
+    "/orders/batch",
+    status_code=201,
+    summary="Place up to 500 signed orders, all or none",
+    responses=ORDERS_PLACED,
+)
 def place_batch(
     body: OrderBatchIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
 ) -> BatchOut:
@@ -204,7 +211,9 @@ def cancel(
     return OrderOut.of(order)
 
 
-@router.get("/orders", summary="Your orders (market operator and auditors: all)")
+@router.get(
+    "/orders", summary="Your orders (market operator and auditors: all)", responses=ORDERS_LISTED
+)
 def list_orders(
     participant: ParticipantDep,
     session: SessionDep,

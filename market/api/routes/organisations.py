@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from market import registration
 from market.api.deps import ParticipantDep, PlatformDep, SessionDep
+from market.api.links import ORGANISATION_REGISTERED
 from market.db.models import Organisation, OrganisationKind, OrganisationStatus
 from market.errors import ForbiddenError
 from market.registration import CompanyDetails
@@ -127,7 +128,12 @@ def _funder(request: Request) -> Callable[[Address], None] | None:
     return fund
 
 
-@router.post("", status_code=201, summary="Register the signed-in wallet's organisation")
+@router.post(
+    "",
+    status_code=201,
+    summary="Register the signed-in wallet's organisation",
+    responses=ORGANISATION_REGISTERED,
+)
 def register(
     body: RegistrationIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
 ) -> OrganisationOut:
