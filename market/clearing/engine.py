@@ -131,8 +131,7 @@ class _Matcher:
         group = _Group(*self._ladders(buys, sells), price, self.book.remaining_w)
         capped = self.book.capped
         group.capped = bool(capped) and not capped.keys().isdisjoint(sells)
-        for buy in buys:
-            self._match_buy(buy, group)
+        self._match_buys(buys, group)
         self.notes.sell_context[key] = SellContext(self.book, buys, group.above, group.blocked)
         self._price(group.matches, group.caps, trades)
         return group.caps
@@ -156,27 +155,32 @@ class _Matcher:
                 ladder.append(sell)
         return ladders, above
 
-    def _match_buy(self, buy: int, group: "_Group") -> None:
-        """Walks one buy down the ladder of its node; records why it is left open, if it is.
+    def _match_buys(self, buys: list[int], group: "_Group") -> None:
+        """Walks each buy (in priority order) down the ladder of its node; records why it is
+        left open, if it is. One loop per group with the columns bound once (a call and a
+        dozen attribute reads per buy less).
 
         Three cases need no walk: no ladder, a bid under the ladder's cheapest ask, and a buy
         whose minimum and open power both exceed the ladder's largest offer (every fill would
         be skipped; the sells it would have been skipped on are marked via ``group.blocked``).
         """
-        book = self.book
-        at, bid = book.node[buy], book.price[buy]
-        cheapest, peak = group.floors.get(at), group.peaks[at]
-        if cheapest is None:
-            self.why[buy] = Reason.NO_QUALIFYING_OFFER
-        elif self.uniform and bid < group.caps.get(at, -1):
-            self.why[buy] = Reason.BELOW_CLEARING_PRICE
-        elif cheapest > bid:
-            self.why[buy], self.why_ref[buy] = Reason.PRICE_TOO_LOW, cheapest
-        elif book.min_w[buy] > peak and book.remaining_w[buy] > peak:
-            group.block(at, book.kind[buy], bid)
-            self.why[buy] = skip_reason(book.kind[buy])
-        else:
-            self._walk_buy(buy, at, group)
+        book, why, why_ref = self.book, self.why, self.why_ref
+        node, price, min_w, open_w = book.node, book.price, book.min_w, book.remaining_w
+        floors, peaks, caps, uniform = group.floors, group.peaks, group.caps, self.uniform
+        for buy in buys:
+            at, bid = node[buy], price[buy]
+            cheapest = floors.get(at)
+            if cheapest is None:
+                why[buy] = Reason.NO_QUALIFYING_OFFER
+            elif uniform and bid < caps.get(at, -1):
+                why[buy] = Reason.BELOW_CLEARING_PRICE
+            elif cheapest > bid:
+                why[buy], why_ref[buy] = Reason.PRICE_TOO_LOW, cheapest
+            elif min_w[buy] > peaks[at] and open_w[buy] > peaks[at]:
+                group.block(at, book.kind[buy], bid)
+                why[buy] = skip_reason(book.kind[buy])
+            else:
+                self._walk_buy(buy, at, group)
 
     def _walk_buy(self, buy: int, at: int, group: "_Group") -> None:
         matches, ladder = group.matches, group.ladders[at]
