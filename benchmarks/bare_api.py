@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from flexledger.server import uvicorn_config
+from flexledger.settings import get_settings
 
 
 class BareIn(BaseModel):
@@ -40,7 +41,10 @@ def create_bare_app() -> FastAPI:
 
 def main(argv: list[str]) -> None:
     access_log = "--no-access-log" not in argv
-    config = uvicorn_config(create_bare_app(), "127.0.0.1", int(argv[0]), access_log=access_log)
+    threads = get_settings().api_threads  # FLEXLEDGER_API_THREADS, as for serve
+    config = uvicorn_config(
+        create_bare_app(), "127.0.0.1", int(argv[0]), access_log=access_log, threads=threads
+    )
     uvicorn.Server(config).run()
 
 

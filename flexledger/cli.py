@@ -189,6 +189,7 @@ def serve(
                 settings.poll_interval_s,
                 gas_faucet(connection),
                 access_log=access_log,
+                threads=settings.api_threads,
             )
     except FlexledgerError as error:
         raise _fail(error) from None

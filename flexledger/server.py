@@ -12,8 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 
+import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flexledger.settings import get_settings
 from flexledger.wiring import start_scheduler
@@ -89,13 +91,30 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+class WorkerThreads:
+    """Sets how many worker threads run the sync routes and dependencies (anyio's default
+    is 40) before the first request is handled: requests beyond it queue on the event
+    loop instead of adding threads that contend for the GIL."""
+
+    def __init__(self, app: ASGIApp, threads: int) -> None:
+        self.app = app
+        self.threads = threads
+        self._set = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._set:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
+            self._set = True
+        await self.app(scope, receive, send)
+
+
 def uvicorn_config(
-    app: FastAPI, host: str, port: int, *, access_log: bool = True
+    app: ASGIApp, host: str, port: int, *, access_log: bool = True, threads: int | None = None
 ) -> uvicorn.Config:
     """How ``flexledger serve`` runs uvicorn; the benchmarks' bare endpoint uses it too, so
     the two are measured under the same server settings."""
     return uvicorn.Config(
-        app,
+        app if threads is None else WorkerThreads(app, threads),
         host=host,
         port=port,
         log_level="info",
@@ -144,13 +163,14 @@ def serve(
     fund: Callable[[Address], None] | None,
     *,
     access_log: bool = True,
+    threads: int | None = None,
 ) -> None:
-    """Serve until interrupted (Ctrl-C)."""
+    """Serve until interrupted (Ctrl-C); ``threads``: worker threads (see WorkerThreads)."""
     app = create_app(platform, fund=fund)
     pump = Pump(platform, poll_interval_s)
     pump.start()
     scheduler = start_scheduler(platform, get_settings())  # clears, settles, finalises
-    config = uvicorn_config(app, host, port, access_log=access_log)
+    config = uvicorn_config(app, host, port, access_log=access_log, threads=threads)
     redact_access_logs()  # after the config: it set uvicorn's logging up
     try:
         uvicorn.Server(config).run()

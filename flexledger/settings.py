@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
 
+    api_threads: int = Field(
+        default=40, ge=1, le=1000, description="Worker threads of the API's sync routes."
+    )
     view_cache_ttl_s: float = Field(
         default=60.0, gt=0, le=3600, description="How long role and DID-owner answers are cached."
     )
