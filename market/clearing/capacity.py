@@ -15,6 +15,7 @@ pays nothing for it (one pass over the sells that name a capacity).
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from market.clearing.errors import ClearingInputError
 from market.clearing.model import ClearingOrder
@@ -31,13 +32,16 @@ class AssetCapacity:
     def headroom_w(self, slots: range) -> int:
         """What one more trade covering ``slots`` may carry (0 or more)."""
         used = self.used_w
-        return max(0, self.capacity_w - max(used.get(slot, 0) for slot in slots))
+        taken = used.get(slots[0], 0) if len(slots) == 1 else max(map(used.get, slots, _ZEROS))
+        return max(0, self.capacity_w - taken)
 
     def take(self, slots: range, power_w: int) -> None:
         used = self.used_w
         for slot in slots:
             used[slot] = used.get(slot, 0) + power_w
 
+
+_ZEROS = repeat(0)  # dict.get's default for every slot (an endless iterator, shared)
 
 CappedSell = tuple[AssetCapacity, range]  # the asset's tracker, the sell's slot starts
 
