@@ -4,6 +4,10 @@ Runs each benchmark in its own process (gas, embedded chain, outbox and audit, c
 grid analytics, orders through the REST API, a market day), reads the results files they
 write under benchmarks/results/, prints the targets table and writes
 benchmarks/results/summary.json. Timings are never asserted by the test suite.
+
+``python -m benchmarks soak [--minutes N]`` (a server killed and restarted under load, then
+database against chain) and ``python -m benchmarks stateful [--minutes N]`` (stateful
+Schemathesis) run one optional step each; the table shows their figures once they ran.
 """
 
 import json
@@ -22,6 +26,11 @@ BENCHMARKS = (
     "benchmarks.api_orders",
     "benchmarks.market_day",
 )
+# Optional steps, run only when named (``python -m benchmarks soak``): minutes each.
+OPTIONAL = {
+    "soak": "benchmarks.soak",
+    "stateful": "benchmarks.schemathesis_stateful",
+}
 Row = tuple[str, float, str, str]  # target, reached, unit, goal
 
 
@@ -37,7 +46,20 @@ def _results(name: str) -> Any:
 
 
 def targets() -> list[Row]:
-    return [*_chain_targets(), *_market_targets(), *_grid_targets()]
+    return [*_chain_targets(), *_market_targets(), *_grid_targets(), *_reliability_targets()]
+
+
+def _reliability_targets() -> list[Row]:
+    """The optional steps' figures, where their results files exist."""
+    rows: list[Row] = []
+    if (RESULTS / "schemathesis_stateful.json").exists():
+        totals = _results("schemathesis_stateful")["totals"]
+        rows.append(("stateful schemathesis, server errors", totals["server_errors"], "5xx", "0"))
+    if (RESULTS / "soak.json").exists():
+        soak = _results("soak")
+        wrong = sum(soak["mismatches"].values())
+        rows.append((f"soak, {len(soak['kills'])} kills: DB/chain mismatches", wrong, "items", "0"))
+    return rows
 
 
 def _chain_targets() -> list[Row]:
@@ -119,7 +141,12 @@ def _grid_targets() -> list[Row]:
     ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Every benchmark and the table; ``soak`` or ``stateful`` (plus their options) runs
+    only that optional step."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in OPTIONAL:
+        return subprocess.run([sys.executable, "-m", OPTIONAL[args[0]], *args[1:]]).returncode
     for module in BENCHMARKS:
         print(f"== {module}", flush=True)
         if subprocess.run([sys.executable, "-m", module], check=False).returncode:
