@@ -137,7 +137,10 @@ def test_nan_infinity_and_deep_nesting_are_refused() -> None:
     assert refusal(text).field.startswith("pandapower_json")
     deep = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
     assert "deeper" in refusal(deep).message
-    assert "deeper" in refusal("[" * 200_000).message
+    assert "arrays and objects" in refusal("[" * 200_000).message
+    assert "arrays and objects" in refusal("[" + "[]," * 60_000 + "1]").message
+    in_a_string = refusal('["\\"' + "[" * 100 + '"]')  # brackets after an escaped quote
+    assert in_a_string.field == "pandapower_json" and "deeper" not in in_a_string.message
 
 
 def test_a_switch_must_name_an_element_of_its_kind() -> None:
