@@ -8,24 +8,31 @@ order is committed on chain by the oracle's next order batches.
 
 How it runs:
 
-* the server is ``flexledger serve`` in its own process (its own GIL), on a fresh embedded
-  chain in a temporary data directory, with the oracle's pump committing orders behind it
-  (default settings: each client stays within its participant's rate limit);
+* first the yardstick: ``benchmarks/bare_api.py``, a FastAPI endpoint that parses the same
+  JSON body into a pydantic model and touches nothing, under the same uvicorn settings
+  (:func:`flexledger.server.uvicorn_config`) and the same load, in the same run;
+* then ``flexledger serve`` in its own process (its own GIL), on a fresh embedded chain in
+  a temporary data directory, with the oracle's pump committing orders behind it and order
+  intake committed in groups (market/intake.py); both servers without the access log
+  unless ``--access-log``;
 * setup goes through the API with :class:`~market.client.FlexledgerClient`, as in the demo:
   a DSO and 64 FSPs sign in and register, the market operator approves them, the DSO
   publishes a small grid, every FSP registers one asset and the DSO confirms its node;
-* every order is signed before the clock starts (EIP-712, the wallet's exact signature);
-* 64 threads, one HTTP session and one FSP each, send their requests back to back:
-  first one order per ``POST /orders``, then ``--batch-size`` orders per
-  ``POST /orders/batch``; a request's latency is measured at the client;
+* every order is signed before the clock starts (EIP-712, the wallet's exact signature),
+  each maker's orders spread over four days' slots at most 5 kW so that they stay within
+  the asset's prequalified capacity per slot;
+* the load generator (``benchmarks/loadgen.py``) is its own process: asyncio on uvloop,
+  one keep-alive connection per client, every request's bytes built before the clock
+  starts; 64 clients send back to back, first one order per ``POST /orders``, then
+  ``--batch-size`` orders per ``POST /orders/batch``; latency is measured at the client;
 * after each phase the outbox is watched (the server's SQLite, read-only) until no order
   commitment waits any more; at the end the server stops and the chain alone is asked:
   every ``OrderBatchCommitted`` event's ``commitOrderBatch`` transaction carries order hashes
   whose Merkle root is the event's root, known to ``FlexMarket.batchCommittedAt``, and every
   accepted order hash must be among them.
 
-The load generator shares this machine's two cores with the server, so the numbers are a
-floor for a server with a machine of its own.
+The load generator shares this machine's two cores with the server (and, while the
+numbers in results/ were taken, with other test runs), so they are a floor.
 """
 
 import argparse
@@ -698,9 +705,11 @@ def _report(
             "64 concurrent clients, zero lost"
         ),
         "timing": (
-            "flexledger serve in its own process (embedded chain, outbox pump running); the "
-            "clients are threads of this process, one HTTP session and one FSP each, sending "
-            "back to back; latency per request at the client; orders_per_s is accepted orders "
+            "bare: a FastAPI endpoint parsing the same body, same uvicorn settings; then "
+            "flexledger serve in its own process (embedded chain, outbox pump running, group "
+            "commit); the clients are asyncio connections of a load-generator process, one "
+            "keep-alive connection and one FSP each, sending back to back; latency per "
+            "request at the client; orders_per_s is accepted orders "
             "over the phase's wall time; commit_lag_s is from the phase's end until the outbox "
             "had confirmed every accepted order's commitment on chain"
         ),
