@@ -109,9 +109,7 @@ def register_webhook(
     body: WebhookIn, participant: ParticipantDep, platform: PlatformDep, session: SessionDep
 ) -> NewWebhookOut:
     organisation = participant.require(Role.FSP)
-    webhook = webhooks.register_webhook(
-        session, organisation, body.url, platform.webhook_targets
-    )
+    webhook = webhooks.register_webhook(session, organisation, body.url, platform.webhook_targets)
     return NewWebhookOut(**WebhookOut.of(webhook).model_dump(), secret=webhook.secret)
 
 

@@ -229,9 +229,7 @@ SSRF_TARGETS = [
 
 
 @pytest.mark.parametrize("url", SSRF_TARGETS)
-def test_webhooks_to_private_or_disguised_addresses_are_refused(
-    cast: MarketCast, url: str
-) -> None:
+def test_webhooks_to_private_or_disguised_addresses_are_refused(cast: MarketCast, url: str) -> None:
     before = counts(cast.world)
     refused = cast.post(cast.beta, "/webhooks", {"url": url})
     assert refused.status_code == 422 and error_field(refused) == "url", refused.text
