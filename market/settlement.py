@@ -291,14 +291,14 @@ def finalise_due(session: Session, platform: Platform) -> FinaliseRun:
     """Publish ``settlement.finalise`` for attested settlements whose dispute window passed.
 
     The deadline is the contract's: delivery end + attestation window + dispute window, with
-    the windows as configured on chain now. A disputed settlement waits for the market
+    the windows fixed for the trade when it was recorded (``windowsOf``), so an operator's
+    later change of the windows moves no deadline. A disputed settlement waits for the market
     operator's resolution (``settlement.resolve``) instead.
     """
     now = platform.now()
-    windows_s = _windows_s(platform)
     run = FinaliseRun()
     for record, trade in _attested(session):
-        deadline = _delivery_end(trade) + windows_s
+        deadline = _delivery_end(trade) + _windows_s(platform, record.chain_trade_id)
         skip = _finalise_blocker(platform, record.chain_trade_id, deadline, now)
         if skip is not None:
             run.skipped.append(Skipped(_id(trade), record.chain_trade_id, skip))
@@ -308,11 +308,11 @@ def finalise_due(session: Session, platform: Platform) -> FinaliseRun:
     return run
 
 
-def _windows_s(platform: Platform) -> int:
+def _windows_s(platform: Platform, chain_trade_id: int) -> int:
+    """The trade's attestation plus dispute window, as the chain fixed them at recording."""
     with platform.chain_lock:
-        suite = platform.oracle.suite
-        attestation = int(suite.read("FlexSettlement", "attestationWindowS"))
-        dispute = int(suite.read("FlexSettlement", "disputeWindowS"))
+        windows = platform.oracle.suite.read("FlexSettlement", "windowsOf", chain_trade_id)
+    attestation, dispute = (int(value) for value in windows)
     return attestation + dispute
 
 

@@ -522,6 +522,11 @@ def test_finalise_after_the_dispute_window(world: PlatformWorld, day: Day) -> No
     assert not early["finalising"]
     assert all("dispute window open" in s["reason"] for s in early["skipped"])
     windows = world.platform.oracle.suite.manifest.parameters
+    # The operator lengthens the windows now: recorded trades keep the ones they were
+    # recorded under, so the platform must not wait for the new, longer deadline.
+    _set_windows_on_chain(
+        world, 10 * windows["attestation_window_s"], 10 * windows["dispute_window_s"]
+    )
     end = day.start + 4 * SLOT_SECONDS
     advance_past(world, end + windows["attestation_window_s"] + windows["dispute_window_s"])
     done = world.client.post("/api/v1/settlements/finalise", headers=world.operator.headers)
@@ -533,3 +538,26 @@ def test_finalise_after_the_dispute_window(world: PlatformWorld, day: Day) -> No
     with Session(world.platform.engine) as session:
         trade = session.get(MarketTrade, day.trades["usef"].id)
         assert trade is not None and trade.status == "finalised"
+
+
+def _set_windows_on_chain(world: PlatformWorld, attestation_s: int, dispute_s: int) -> None:
+    """The market operator's own ``setWindows`` transaction, signed by its wallet."""
+    platform = world.platform
+    suite = platform.oracle.suite
+    with platform.chain_lock:
+        w3 = suite.w3
+        operator = platform.operator_address
+        transaction = {
+            "to": suite.manifest.address_of("FlexSettlement"),
+            "data": suite.encode_call("FlexSettlement", "setWindows", (attestation_s, dispute_s)),
+            "nonce": w3.eth.get_transaction_count(operator, "pending"),
+            "gas": 200_000,
+            "chainId": platform.chain_id,
+            "maxFeePerGas": 2 * int(w3.eth.get_block("latest")["baseFeePerGas"]) + 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "type": 2,
+            "value": 0,
+        }
+        raw = world.operator.wallet.sign_transaction(transaction)
+        receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(raw))
+    assert receipt["status"] == 1
