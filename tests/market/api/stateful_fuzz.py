@@ -130,12 +130,14 @@ def seed_orders(cast: MarketCast, count: int) -> list[str]:
 
 def actors(cast: MarketCast) -> dict[str, Actor]:
     """The run's roles, in the order they run: the operator last, since its approvals and
-    revocations change what the others may do."""
-    return {
+    revocations change what the others may do. Each signs in afresh: an earlier run may
+    have logged the cast's sessions out (``POST /auth/logout``, ``/auth/revoke``)."""
+    roles = {
         OrganisationKind.FSP.value: cast.alpha,
         OrganisationKind.DSO.value: cast.dso,
         "operator": cast.world.operator,
     }
+    return {name: cast.world.sign_in(actor.wallet) for name, actor in roles.items()}
 
 
 def machine_for(

@@ -92,8 +92,7 @@ def test_baseline_period_past_the_calendar_is_refused(fuzz_cast: MarketCast, pat
         "slot_count": 4,
     }
     body = {"baselines": [entry]} if path.endswith("batch") else entry
-    response = fuzz_cast.world.client.post(
-        f"/api/v1{path}", json=body, headers=fuzz_cast.alpha.headers
-    )
+    fsp = fuzz_cast.world.sign_in(fuzz_cast.alpha.wallet)  # the fuzz runs log sessions out
+    response = fuzz_cast.world.client.post(f"/api/v1{path}", json=body, headers=fsp.headers)
     assert response.status_code == 422, response.text
     assert "period_start" in response.json()["detail"][0]["loc"]
