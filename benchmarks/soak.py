@@ -64,7 +64,7 @@ GATE_LEAD_S = 3600  # intraday: the gate closes 1 h before the slot
 GATE_MARGIN_S = 20  # an order is placed at least this long before its gate
 CLEAR_AFTER_GATE_S = 5
 MAX_OPERATIONS = 200_000
-OPEN_SLOTS = 4  # orders go to one of the next four slots whose gate is open
+OPEN_SLOTS = 8  # orders go to one of the next eight slots whose gate is open
 MAX_OFFERED_W = 45_000  # per maker and slot: below the asset's 50 kW prequalification
 DRAIN_TIMEOUT_S = 600
 FINAL_GATE_WAIT_S = 120.0
@@ -233,6 +233,7 @@ class Traffic:
     calls: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     unavailable: int = 0  # transport errors (a request met the kill)
+    first_refusals: dict[str, str] = field(default_factory=dict)  # "operation status" -> text
     server_errors: list[str] = field(default_factory=list)
     accepted_orders: list[str] = field(default_factory=list)
     cancelled_orders: int = 0
@@ -275,6 +276,7 @@ class Load:
         self.nonces = itertools.count(1)
         self.open_orders: dict[int, list[str]] = {}  # maker index -> its open order hashes
         self.offered_w: Counter[tuple[int, int]] = Counter()  # (maker, slot) -> W offered
+        self.offers: dict[str, tuple[tuple[int, int], int]] = {}  # hash -> (maker, slot), W
         self.slots_to_clear: set[int] = set()
         self.reading_slots = itertools.count(1)
         self.started_s = time.time()
@@ -287,7 +289,7 @@ class Load:
         roll = self.rng.random()
         if roll < 0.55:
             self.offer()
-        elif roll < 0.7:
+        elif roll < 0.65:
             self.bid()
         elif roll < 0.8:
             self.cancel()
@@ -300,6 +302,7 @@ class Load:
             answer = action()
         except ApiError as error:
             self.traffic.statuses[f"{name} {error.status}"] += 1
+            self.traffic.first_refusals.setdefault(f"{name} {error.status}", str(error)[:300])
             if error.status >= 500:
                 self.traffic.server_errors.append(f"{name}: {error}")
             return None
@@ -350,10 +353,12 @@ class Load:
             self.rng.randrange(5_000, 30_000, 100),
         )
         if self.offered_w[(index, order.slot_start)] + power_w > MAX_OFFERED_W:
+            self.cancel()  # the asset is fully offered in that slot: free some of it
             return
         placed = self._call("offer", lambda: maker.client.place_order(order, MARKET))
         if placed is not None:
             self.offered_w[(index, order.slot_start)] += power_w
+            self.offers[placed["order_hash"]] = ((index, order.slot_start), power_w)
             self.traffic.accepted_orders.append(placed["order_hash"])
             self.open_orders.setdefault(index, []).append(placed["order_hash"])
 
@@ -381,6 +386,8 @@ class Load:
         client = self.cast.dso if index < 0 else self.cast.makers[index].client
         if self._call("cancel", lambda: client.cancel_order(order_hash)) is not None:
             self.traffic.cancelled_orders += 1
+            key, power_w = self.offers.pop(order_hash, ((index, 0), 0))
+            self.offered_w[key] -= power_w
 
     def readings(self) -> None:
         """An hour of past slots' readings for every meter point, each (point, slot) once."""
@@ -542,6 +549,7 @@ def _report(
             "calls": dict(traffic.calls),
             "answers": dict(sorted(traffic.statuses.items())),
             "unavailable": traffic.unavailable,
+            "first_refusals": traffic.first_refusals,
             "server_errors": len(traffic.server_errors),
             "first_server_errors": traffic.server_errors[:10],
             "orders_accepted": len(traffic.accepted_orders),
