@@ -72,7 +72,8 @@ def open_market(world: PlatformWorld, name: str) -> Market:
     return Market(world, dso, fsp, root, feeder)
 
 
-def publish_nodes(world: PlatformWorld, dso: Actor, nodes: Sequence[tuple[int, int]]) -> None:
+def store_nodes(world: PlatformWorld, dso: Actor, nodes: Sequence[tuple[int, int]]) -> None:
+    """Platform rows for the DSO's nodes, as a grid import stores them (not yet on chain)."""
     assert dso.organisation_id is not None
     with Session(world.platform.engine) as session:
         for node_id, parent in nodes:
@@ -88,6 +89,10 @@ def publish_nodes(world: PlatformWorld, dso: Actor, nodes: Sequence[tuple[int, i
                 )
             )
         session.commit()
+
+
+def publish_nodes(world: PlatformWorld, dso: Actor, nodes: Sequence[tuple[int, int]]) -> None:
+    store_nodes(world, dso, nodes)
     for node_id, parent in nodes:
         relay(world, dso, "registerNode", (node_id, parent, dso.address))
     world.settle()
@@ -315,3 +320,17 @@ def advance_past(world: PlatformWorld, moment: int) -> None:
     now = world.platform.now()
     if now <= moment:
         world.connection.dev_chain.advance_time(moment - now + 60)
+
+
+def nomination(
+    asset: Asset, start: int, kwh: list[float], market: str = "intraday"
+) -> dict[str, Any]:
+    """The body of ``POST /baselines`` nominating ``kwh`` per slot from ``start``."""
+    return {
+        "asset_id": asset.id,
+        "method": "nominated",
+        "period_start": start,
+        "slot_count": len(kwh),
+        "values_kwh": kwh,
+        "market": market,
+    }

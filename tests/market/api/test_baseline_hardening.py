@@ -43,6 +43,7 @@ from tests.market.api.market_setup import (
     TradeSpec,
     add_assets,
     advance_past,
+    nomination,
     open_market,
     record_trades,
     slot_after,
@@ -81,19 +82,6 @@ def setup(world: PlatformWorld) -> Setup:
     other = open_market(world, "Hardening other")
     auditor = world.onboard(OrganisationKind.AUDITOR, "Auditor H")
     return Setup(market, assets, other.fsp, other.dso, auditor)
-
-
-def nomination(
-    asset: Asset, start: int, kwh: list[float], market: str = "intraday"
-) -> dict[str, Any]:
-    return {
-        "asset_id": asset.id,
-        "method": "nominated",
-        "period_start": start,
-        "slot_count": len(kwh),
-        "values_kwh": kwh,
-        "market": market,
-    }
 
 
 def post(world: PlatformWorld, actor: Actor, path: str, body: Any) -> Any:

@@ -16,7 +16,7 @@ from market.client import ApiError, FlexledgerClient
 from market.db.models import Asset, Baseline, OrganisationKind
 from oracle.outbox.models import OutboxMessage
 from oracle.types import SLOT_SECONDS
-from tests.market.api.market_setup import Market, add_assets, open_market, slot_after
+from tests.market.api.market_setup import Market, add_assets, nomination, open_market, slot_after
 from tests.market.api.platform_world import Actor, PlatformWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -48,15 +48,7 @@ def setup(world: PlatformWorld) -> Setup:
 
 
 def body(asset: Asset, start: int, **changes: Any) -> dict[str, Any]:
-    return {
-        "asset_id": asset.id,
-        "method": "nominated",
-        "period_start": start,
-        "slot_count": 4,
-        "values_kwh": [2.5, 2.75, 3.0, 3.25],
-        "market": "intraday",
-        **changes,
-    }
+    return {**nomination(asset, start, [2.5, 2.75, 3.0, 3.25]), **changes}
 
 
 def counts(world: PlatformWorld) -> tuple[int, int]:

@@ -13,13 +13,13 @@ from eth_utils.crypto import keccak
 from sqlmodel import Session, col, select
 
 from market.assets import TECHNOLOGY_CODE, Technology
-from market.db.models import Asset, ChainFlag, GridNode
+from market.db.models import Asset, ChainFlag
 from market.sync import EventSync
 from market.transactions import unsigned_call
 from oracle.indexer.models import IndexedEvent
 from oracle.outbox.models import MessageStatus, OutboxMessage
 from oracle.types import Address
-from tests.market.api.market_setup import Market, add_assets, next_id, open_market
+from tests.market.api.market_setup import Market, add_assets, next_id, open_market, store_nodes
 from tests.market.api.platform_world import Actor, PlatformWorld
 
 
@@ -124,7 +124,7 @@ def _new_asset(market: Market, **changes: Any) -> Asset:
 def test_a_wallet_signed_registration_lands_on_chain(cast: Cast) -> None:
     world, dso = cast.world, cast.a.dso
     first_id, second_id = next_id(), next_id()
-    publish_nodes_rows(world, dso, [(first_id, cast.a.feeder), (second_id, first_id)])
+    store_nodes(world, dso, [(first_id, cast.a.feeder), (second_id, first_id)])
     first = _relay(
         world, dso, _tx(world, dso, "registerNode", (first_id, cast.a.feeder, dso.address))
     )
@@ -135,28 +135,10 @@ def test_a_wallet_signed_registration_lands_on_chain(cast: Cast) -> None:
     assert world.platform.oracle.suite.read("GridRegistry", "isAtOrBelow", second_id, first_id)
 
 
-def publish_nodes_rows(world: PlatformWorld, dso: Actor, nodes: list[tuple[int, int]]) -> None:
-    """Platform rows for the DSO's nodes, as a grid import stores them (not yet on chain)."""
-    with Session(world.platform.engine) as session:
-        for node_id, parent in nodes:
-            session.add(
-                GridNode(
-                    node_id=node_id,
-                    operator_id=dso.organisation_id,
-                    parent_id=parent,
-                    name=f"bus {node_id}",
-                    kind="bus",
-                    voltage_kv=0.4,
-                    network="tests",
-                )
-            )
-        session.commit()
-
-
 def test_a_call_the_contract_refuses_is_rejected_with_its_error(cast: Cast) -> None:
     world, dso = cast.world, cast.a.dso
     node_id = next_id()
-    publish_nodes_rows(world, dso, [(node_id, cast.a.feeder)])
+    store_nodes(world, dso, [(node_id, cast.a.feeder)])
     args = (node_id, cast.a.feeder, dso.address)
     _relay(world, dso, _tx(world, dso, "registerNode", args))
     again = _relay(world, dso, _tx(world, dso, "registerNode", args))  # the next nonce
@@ -229,7 +211,7 @@ def test_a_dso_cannot_register_nodes_the_platform_does_not_hold_for_it(cast: Cas
     tx = _tx(world, dso, "registerNode", (cast.a.feeder, cast.a.root, dso.address))
     assert _refused(world, dso, tx, 403) == "raw_transaction.nodeId"  # the other DSO's node
     own = next_id()
-    publish_nodes_rows(world, dso, [(own, cast.b.feeder)])
+    store_nodes(world, dso, [(own, cast.b.feeder)])
     tx = _tx(world, dso, "registerNode", (own, cast.a.feeder, dso.address))  # other parent
     assert _refused(world, dso, tx, 422) == "raw_transaction.parentId"
     tx = _tx(world, dso, "registerNode", (own, cast.b.feeder, cast.a.dso.address))
@@ -358,7 +340,7 @@ def test_the_sync_flags_registry_events_that_disagree(cast: Cast) -> None:
         {"asset": battery.id, "upW": battery.up_w * 10, "downW": 0},
     )
     foreign_node = next_id()
-    publish_nodes_rows(world, cast.b.dso, [(foreign_node, cast.b.feeder)])
+    store_nodes(world, cast.b.dso, [(foreign_node, cast.b.feeder)])
     wrong_parent = _event(
         world,
         "NodeRegistered",
