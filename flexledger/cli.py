@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from flexledger.errors import FlexledgerError
+from flexledger.grid_cli import grid_app
 from flexledger.settings import get_settings
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ identity_app = typer.Typer(help="Participants' keystores and DIDs.")
 app.add_typer(chain_app, name="chain")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(identity_app, name="identity")
+app.add_typer(grid_app, name="grid")
 
 console = Console()
 errors = Console(stderr=True)

@@ -23,7 +23,14 @@ from grid.errors import (
     TreeTooDeepError,
     UnknownNetworkError,
 )
-from grid.networks import NETWORKS, load_cim, load_network, load_network_file
+from grid.networks import (
+    NETWORKS,
+    load_cim,
+    load_network,
+    load_network_file,
+    load_simbench,
+    open_network,
+)
 from grid.profiles import SCENARIOS, Scenario, ScenarioProfiles, ScenarioSpec, day_profiles
 from grid.timeseries import DayResult, run_day
 from grid.topology import (
@@ -73,8 +80,10 @@ __all__ = [
     "load_cim",
     "load_network",
     "load_network_file",
+    "load_simbench",
     "nearest_bus_node",
     "node_id_of_bus",
     "node_tree",
+    "open_network",
     "run_day",
 ]

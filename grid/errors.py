@@ -30,6 +30,7 @@ class GridInputError(GridError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
 
 
 class UnknownNetworkError(GridInputError):

@@ -77,6 +77,45 @@ def _with_rooftop_pv(net: pandapowerNet) -> pandapowerNet:
     return net
 
 
+SIMBENCH_PREFIX = "simbench:"
+
+
+def open_network(source: str) -> pandapowerNet:
+    """The network a user names: a catalogue name (``NETWORKS``), ``simbench:<code>`` (a
+    SimBench grid, e.g. ``simbench:1-LV-rural1--0-sw``, profiles attached), or the path of a
+    pandapower JSON file."""
+    if source in _BUILDERS:
+        return load_network(source)
+    if source.startswith(SIMBENCH_PREFIX):
+        return load_simbench(source.removeprefix(SIMBENCH_PREFIX))
+    if source.endswith(".json"):
+        return load_network_file(source)
+    allowed = ", ".join(sorted(NETWORKS))
+    raise UnknownNetworkError(
+        "network",
+        f"unknown network {source!r}; use one of {allowed}, simbench:<code> or a .json file",
+    )
+
+
+def load_simbench(code: str) -> pandapowerNet:
+    """A fresh copy of the SimBench grid ``code`` with its year of 15-minute profiles
+    (``net.profiles``); codes as ``simbench.collect_all_simbench_codes()`` lists them."""
+    return copy.deepcopy(_simbench(code))
+
+
+@functools.cache
+def _simbench(code: str) -> pandapowerNet:
+    import simbench  # late: reading its CSV files takes seconds
+
+    if code not in simbench.collect_all_simbench_codes():
+        raise UnknownNetworkError(
+            "network", f"unknown SimBench code {code!r}; e.g. 1-LV-rural1--0-sw, 1-MV-urban--0-sw"
+        )
+    net = simbench.get_simbench_net(code)
+    net.name = SIMBENCH_PREFIX + code
+    return net
+
+
 def load_network_file(path: str | Path) -> pandapowerNet:
     """A network saved with ``pandapower.to_json``."""
     file = Path(path)

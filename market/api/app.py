@@ -18,6 +18,7 @@ from market.api.routes import (
     clearing,
     eip712,
     grid,
+    grid_services,
     markets,
     meter_readings,
     orders,
@@ -46,6 +47,7 @@ ROUTERS = (
     clearing.router,
     trades.router,
     activations.router,
+    *grid_services.ROUTERS,
 )
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from grid.errors import GridError, GridInputError
 from market.auth import AuthError, SiweError
 from market.errors import (
     ConflictError,
@@ -34,6 +35,7 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (ChainUnavailableError, 503, "chain_unavailable"),
     (IntakeUnavailableError, 503, "unavailable"),
     (MarketError, 422, "invalid"),
+    (GridError, 422, "invalid"),  # bad grid inputs, a grid that does not converge
 )
 
 
@@ -48,6 +50,8 @@ def _field_and_message(error: Exception) -> tuple[str | None, str]:
     if isinstance(error, SiweError):
         return error.field, error.message
     if isinstance(error, OracleValueError):
+        return error.field, error.message
+    if isinstance(error, GridInputError):
         return error.field, error.message
     return None, str(error)
 

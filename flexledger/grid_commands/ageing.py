@@ -1,0 +1,1 @@
+"""`flexledger grid` verbs of this service (filled in by its service module)."""
